@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what the tests need, then runs cargo test.
+# Safe to run repeatedly; everything it installs goes under the repository (.venv/) or the
+# user's cargo/apt caches.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Tests talk to loopback only; never let an SDK probe a cloud metadata endpoint.
+export AWS_EC2_METADATA_DISABLED=true
+
+echo "== toolchain"
+cargo --version
+rustc --version
+
+echo "== lint"
+cargo fmt --all -- --check
+cargo clippy -j2 --all-targets -- -D warnings
+
+echo "== tests"
+cargo test -j2 --all-targets
+cargo test -j2 --doc

@@ -1,0 +1,653 @@
+//! The audit engine: discover → load → classify → build views → run rules → filter → report.
+//!
+//! - **Discover**: files and directories (recursive, honouring `.gitignore`, `--exclude`
+//!   globs), `-` for stdin. Directories contribute `*.yaml`, `*.yml` and `*.json`.
+//! - **Load**: in parallel (rayon); each file through the span-preserving YAML loader under
+//!   a size cap. A file that cannot be read or parsed becomes an [`InputError`] (exit 2) and
+//!   the run goes on with the others.
+//! - **Classify**: compose by name (`compose*.y{a,}ml`, `docker-compose*.y{a,}ml`,
+//!   `*.compose.y{a,}ml`) or content (top-level `services:`); Kubernetes by
+//!   `apiVersion` + `kind`; anything else is skipped and counted.
+//! - **Projects**: a compose base file merges its `compose.override.y{a,}ml` sibling, as
+//!   `docker compose` does; `--compose-file A --compose-file B` names one project explicitly.
+//! - **Rules** run per project in parallel, then suppressions and policy exceptions filter
+//!   the findings, and the engine adds its own findings about suppressions and exceptions.
+
+pub mod detect;
+pub mod finding;
+pub mod policy;
+pub mod report;
+pub mod rules;
+pub mod source;
+pub mod sources;
+pub mod suppress;
+pub mod yaml;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use rayon::prelude::*;
+
+use crate::audit::finding::{FileId, Finding, InputError, Loc};
+use crate::audit::policy::{Policy, PolicyError};
+use crate::audit::report::Summary;
+use crate::audit::rules::{ComposeCx, Emitter, Params, RuleMeta, Target};
+use crate::audit::source::compose::{self, ComposeProject};
+use crate::audit::source::interpolate::{parse_dotenv, Vars};
+use crate::audit::source::DocKind;
+use crate::audit::sources::SourceMap;
+use crate::audit::suppress::Suppression;
+use crate::audit::yaml::{Document, Limits};
+
+/// Default per-file size cap (16 MiB).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
+
+/// What to audit and how.
+#[derive(Debug, Clone)]
+pub struct AuditOptions {
+    /// Files, directories, or `-` for stdin.
+    pub paths: Vec<String>,
+    /// Globs of paths to leave out.
+    pub excludes: Vec<String>,
+    /// Compose files merged in order into one explicit project.
+    pub compose_files: Vec<PathBuf>,
+    /// Policy files or built-in names, later wins.
+    pub policies: Vec<PathBuf>,
+    /// When non-empty, only these rules run.
+    pub select: Vec<String>,
+    pub limits: Limits,
+    pub max_file_size: u64,
+    pub report_unused_suppressions: bool,
+    /// Load and classify only; run no rules (to measure rule overhead).
+    pub parse_only: bool,
+    /// The environment Compose interpolation reads (normally the process environment).
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            paths: Vec::new(),
+            excludes: Vec::new(),
+            compose_files: Vec::new(),
+            policies: Vec::new(),
+            select: Vec::new(),
+            limits: Limits::default(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            report_unused_suppressions: false,
+            parse_only: false,
+            env: Vec::new(),
+        }
+    }
+}
+
+/// Errors that stop the run before any file is audited (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Result of a run, ready for a reporter.
+#[derive(Debug)]
+pub struct AuditOutcome {
+    pub sources: SourceMap,
+    /// Sorted by file, line, column, rule.
+    pub findings: Vec<Finding>,
+    pub errors: Vec<InputError>,
+    /// Things worth telling the user that are neither findings nor errors.
+    pub notes: Vec<String>,
+    pub summary: Summary,
+    /// Rules enabled in this run.
+    pub rules: Vec<&'static RuleMeta>,
+}
+
+struct Input {
+    display: String,
+    path: Option<PathBuf>,
+}
+
+struct Loaded {
+    text: Arc<str>,
+    docs: Vec<Document>,
+    error: Option<InputError>,
+}
+
+/// Runs an audit.
+pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
+    let mut sources = SourceMap::default();
+    let mut policy = Policy::load(&opts.policies, &mut sources)?;
+    if !opts.select.is_empty() {
+        for id in &opts.select {
+            if rules::find(id).is_none() {
+                return Err(AuditError::Usage(format!("unknown rule id `{id}` in --select")));
+            }
+        }
+        for r in &mut policy.rules {
+            if !opts.select.iter().any(|s| s == r.meta.id) {
+                r.level = None;
+            }
+        }
+    }
+    let excludes = build_excludes(&opts.excludes)?;
+
+    let mut errors = Vec::new();
+    let mut inputs = discover(&opts.paths, &excludes, &mut errors);
+    let explicit_start = inputs.len();
+    for f in &opts.compose_files {
+        inputs.push(Input {
+            display: display_path(f),
+            path: Some(f.clone()),
+        });
+    }
+    let n_explicit = opts.compose_files.len();
+    dedupe(&mut inputs, explicit_start);
+    let explicit_start = inputs.len() - n_explicit;
+
+    let first_id = sources.len() as FileId;
+    let loaded: Vec<Loaded> = inputs
+        .par_iter()
+        .enumerate()
+        .map(|(i, input)| load_input(input, first_id + i as FileId, opts))
+        .collect();
+    let mut docs_by_file: Vec<(FileId, Vec<Document>)> = Vec::with_capacity(loaded.len());
+    for (input, l) in inputs.iter().zip(loaded) {
+        let id = sources.add(input.display.clone(), l.text);
+        if let Some(e) = l.error {
+            errors.push(e);
+        }
+        docs_by_file.push((id, l.docs));
+    }
+
+    let mut summary = Summary::default();
+    // Classify every input and group compose files into projects.
+    let mut kinds = Vec::with_capacity(inputs.len());
+    for (i, (_, docs)) in docs_by_file.iter().enumerate() {
+        let input = &inputs[i];
+        let name = input.path.as_deref().and_then(Path::file_name).and_then(|n| n.to_str()).unwrap_or("");
+        let kind = if docs.is_empty() {
+            DocKind::Other
+        } else if docs.iter().any(|d| source::is_kubernetes(&d.root)) {
+            DocKind::Kubernetes
+        } else if compose::is_compose_file_name(name) || docs.iter().any(|d| compose::looks_like_compose(&d.root)) {
+            DocKind::Compose
+        } else {
+            DocKind::Other
+        };
+        kinds.push(kind);
+        if errors.iter().any(|e| e.path == input.display) {
+            continue;
+        }
+        match kind {
+            DocKind::Kubernetes => {
+                summary.files_scanned += 1;
+                summary.kubernetes_documents += docs.iter().filter(|d| source::is_kubernetes(&d.root)).count();
+            }
+            DocKind::Compose => {
+                summary.files_scanned += 1;
+                summary.compose_files += 1;
+            }
+            DocKind::Other => summary.files_skipped += 1,
+        }
+    }
+
+    // Build the project list: (files in merge order).
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut used = vec![false; inputs.len()];
+    if !opts.compose_files.is_empty() {
+        let group: Vec<usize> = (explicit_start..inputs.len()).collect();
+        for &g in &group {
+            used[g] = true;
+        }
+        groups.push(group);
+    }
+    let mut extra_overrides: Vec<(usize, PathBuf)> = Vec::new();
+    for i in 0..inputs.len() {
+        if used[i] || kinds[i] != DocKind::Compose {
+            continue;
+        }
+        let Some(path) = inputs[i].path.as_deref() else {
+            groups.push(vec![i]);
+            used[i] = true;
+            continue;
+        };
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if compose::is_override_name(name) && base_exists(path) {
+            // Merged into its base below (whether or not the base was named on the command line).
+            if !inputs.iter().any(|x| x.path.as_deref().is_some_and(|p| is_base_of(p, path))) {
+                // Base not among inputs: audit the override alone rather than drop it.
+                groups.push(vec![i]);
+                used[i] = true;
+            }
+            continue;
+        }
+        let mut group = vec![i];
+        used[i] = true;
+        if let Some(candidates) = compose::override_names_for(name) {
+            let dir = path.parent().unwrap_or(Path::new(""));
+            if let Some(ov) = candidates.iter().map(|c| dir.join(c)).find(|p| p.is_file()) {
+                match inputs.iter().position(|x| x.path.as_deref() == Some(ov.as_path())) {
+                    Some(j) => {
+                        used[j] = true;
+                        group.push(j);
+                    }
+                    None => extra_overrides.push((groups.len(), ov)),
+                }
+            }
+        }
+        groups.push(group);
+    }
+    // Overrides found beside a base but not among the inputs are loaded now.
+    for (g, ov) in extra_overrides {
+        let input = Input {
+            display: display_path(&ov),
+            path: Some(ov),
+        };
+        let l = load_input(&input, sources.len() as FileId, opts);
+        let id = sources.add(input.display.clone(), l.text);
+        if let Some(e) = l.error {
+            errors.push(e);
+        } else {
+            summary.files_scanned += 1;
+            summary.compose_files += 1;
+        }
+        inputs.push(input);
+        docs_by_file.push((id, l.docs));
+        groups[g].push(inputs.len() - 1);
+    }
+
+    let mut notes = Vec::new();
+    let mut projects: Vec<ComposeProject> = Vec::new();
+    for group in &groups {
+        if group.iter().any(|&i| errors.iter().any(|e| e.path == inputs[i].display)) {
+            continue;
+        }
+        let first = &inputs[group[0]];
+        let vars = match load_vars(first.path.as_deref(), &opts.env) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let mut roots = Vec::new();
+        let mut files = Vec::new();
+        for &i in group {
+            let (id, docs) = &docs_by_file[i];
+            for d in docs {
+                roots.push(d.root.clone());
+            }
+            files.push(*id);
+        }
+        match ComposeProject::build(roots, files, &vars) {
+            Ok(p) => {
+                for (loc, msg) in &p.notes {
+                    notes.push(format!("{}:{}:{}: {msg}", sources.path(loc.file), loc.line, loc.col));
+                }
+                projects.push(p);
+            }
+            Err(e) => errors.push(InputError {
+                path: sources.path(e.loc.file).to_string(),
+                line: Some(e.loc.line),
+                col: Some(e.loc.col),
+                message: e.message,
+            }),
+        }
+    }
+
+    let enabled: Vec<(&'static dyn rules::Rule, usize)> = rules::REGISTRY
+        .iter()
+        .copied()
+        .filter_map(|r| {
+            let i = policy.rules.iter().position(|c| c.meta.id == r.meta().id)?;
+            policy.rules[i].level.map(|_| (r, i))
+        })
+        .collect();
+
+    let mut findings: Vec<Finding> = if opts.parse_only {
+        Vec::new()
+    } else {
+        projects
+            .par_iter()
+            .flat_map_iter(|p| run_compose_rules(p, &sources, &policy, &enabled))
+            .collect()
+    };
+
+    findings = filter(findings, &sources, &policy, opts, &mut summary);
+    findings.sort_by(|a, b| (a.loc, a.rule).cmp(&(b.loc, b.rule)));
+    errors.sort_by(|a, b| (&a.path, a.line, a.col).cmp(&(&b.path, b.line, b.col)));
+
+    Ok(AuditOutcome {
+        rules: enabled.iter().map(|(r, _)| r.meta()).collect(),
+        sources,
+        findings,
+        errors,
+        notes,
+        summary,
+    })
+}
+
+fn run_compose_rules(
+    project: &ComposeProject,
+    sources: &SourceMap,
+    policy: &Policy,
+    enabled: &[(&'static dyn rules::Rule, usize)],
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let services: Vec<_> = project.services().collect();
+    for (rule, i) in enabled {
+        let cfg = &policy.rules[*i];
+        if !cfg.meta.targets.contains(&Target::Compose) {
+            continue;
+        }
+        let Some(level) = cfg.level else { continue };
+        let cx = ComposeCx {
+            project,
+            sources,
+            params: Params {
+                meta: cfg.meta,
+                values: &cfg.params,
+            },
+        };
+        let mut em = Emitter::new(cfg.meta, level, &mut out);
+        for svc in &services {
+            rule.compose_service(&cx, svc, &mut em);
+        }
+        rule.compose_project(&cx, &mut em);
+    }
+    out
+}
+
+/// Applies suppressions and exceptions, then adds the engine's own policy findings.
+fn filter(
+    findings: Vec<Finding>,
+    sources: &SourceMap,
+    policy: &Policy,
+    opts: &AuditOptions,
+    summary: &mut Summary,
+) -> Vec<Finding> {
+    let today = policy::today();
+    let mut by_file: std::collections::HashMap<FileId, Vec<Suppression>> = std::collections::HashMap::new();
+    let mut files: Vec<FileId> = findings.iter().map(|f| f.loc.file).collect();
+    if opts.report_unused_suppressions || policy.rule("suppression-missing-reason").is_some_and(|r| r.level.is_some()) {
+        files.extend(0..sources.len() as FileId);
+    }
+    files.sort_unstable();
+    files.dedup();
+    for id in files {
+        if let Some(f) = sources.get(id) {
+            let s = suppress::scan(&f.text);
+            if !s.is_empty() {
+                by_file.insert(id, s);
+            }
+        }
+    }
+    let mut kept = Vec::with_capacity(findings.len());
+    for f in findings {
+        let suppressed = by_file.get(&f.loc.file).is_some_and(|list| {
+            list.iter().any(|s| {
+                let hit = s.covers(f.rule, f.loc.line);
+                if hit {
+                    s.used.set(true);
+                }
+                hit
+            })
+        });
+        if suppressed || policy.excepted(&f, sources.path(f.loc.file), today) {
+            summary.findings_suppressed += 1;
+            continue;
+        }
+        kept.push(f);
+    }
+
+    let meta_rule = |id: &str| policy.rule(id).and_then(|r| r.level.map(|l| (r.meta, l)));
+    let mut ids: Vec<&FileId> = by_file.keys().collect();
+    ids.sort();
+    for id in ids {
+        for s in &by_file[id] {
+            let loc = Loc {
+                file: *id,
+                line: s.line,
+                col: s.col,
+                len: 0,
+            };
+            if s.reason.is_none() {
+                if let Some((meta, level)) = meta_rule("suppression-missing-reason") {
+                    Emitter::new(meta, level, &mut kept)
+                        .emit(loc, format!("suppression of {} gives no reason", s.rules.join(", ")))
+                        .help("add the reason after the rule list: `# elastics-sec: ignore[rule-id] why this is acceptable`");
+                }
+            }
+            if opts.report_unused_suppressions {
+                if let Some((meta, level)) = meta_rule("unused-suppression") {
+                    for r in &s.rules {
+                        let msg = if r != "*" && rules::find(r).is_none() {
+                            format!("suppression names unknown rule `{r}`")
+                        } else if !s.used.get() {
+                            format!("suppression of `{r}` matches no finding")
+                        } else {
+                            continue;
+                        };
+                        Emitter::new(meta, level, &mut kept).emit(loc, msg);
+                    }
+                }
+            }
+        }
+    }
+    if let Some((meta, level)) = meta_rule("policy-exception-expired") {
+        for e in &policy.exceptions {
+            if let Some((y, m, d)) = e.expires.filter(|d| *d < today) {
+                Emitter::new(meta, level, &mut kept)
+                    .emit(e.loc, format!("exception for `{}` expired on {y:04}-{m:02}-{d:02} and no longer applies", e.rule))
+                    .help("fix the findings and delete the exception, or review it and move the date");
+            }
+        }
+    }
+    kept
+}
+
+fn load_vars(first: Option<&Path>, env: &[(String, String)]) -> Result<Vars, InputError> {
+    let mut dotenv = Vec::new();
+    if let Some(dir) = first.and_then(Path::parent) {
+        let p = dir.join(".env");
+        if let Ok(text) = std::fs::read_to_string(&p) {
+            dotenv = parse_dotenv(&text).map_err(|e| InputError {
+                path: display_path(&p),
+                line: Some(e.line as u32),
+                col: None,
+                message: e.message,
+            })?;
+        }
+    }
+    Ok(Vars::new(env.iter().cloned(), dotenv))
+}
+
+fn base_exists(override_path: &Path) -> bool {
+    let dir = override_path.parent().unwrap_or(Path::new(""));
+    let name = override_path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    base_names(name).iter().any(|b| dir.join(b).is_file())
+}
+
+fn base_names(override_name: &str) -> &'static [&'static str] {
+    if override_name.starts_with("docker-compose") {
+        &["docker-compose.yaml", "docker-compose.yml"]
+    } else {
+        &["compose.yaml", "compose.yml"]
+    }
+}
+
+fn is_base_of(base: &Path, override_path: &Path) -> bool {
+    let name = override_path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    base.parent() == override_path.parent()
+        && base.file_name().and_then(|n| n.to_str()).is_some_and(|b| base_names(name).contains(&b))
+}
+
+fn build_excludes(globs: &[String]) -> Result<GlobSet, AuditError> {
+    let mut b = GlobSetBuilder::new();
+    for g in globs {
+        let glob = GlobBuilder::new(g)
+            .literal_separator(false)
+            .build()
+            .map_err(|e| AuditError::Usage(format!("invalid --exclude glob `{g}`: {e}")))?;
+        b.add(glob);
+    }
+    b.build().map_err(|e| AuditError::Usage(format!("invalid --exclude globs: {e}")))
+}
+
+fn excluded(set: &GlobSet, path: &Path, rel: Option<&Path>) -> bool {
+    !set.is_empty() && (set.is_match(path) || rel.is_some_and(|r| set.is_match(r)))
+}
+
+fn display_path(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    s.strip_prefix("./").unwrap_or(&s).to_string()
+}
+
+fn is_yaml_or_json(p: &Path) -> bool {
+    matches!(
+        p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+        Some("yaml" | "yml" | "json")
+    )
+}
+
+fn discover(paths: &[String], excludes: &GlobSet, errors: &mut Vec<InputError>) -> Vec<Input> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p == "-" {
+            out.push(Input {
+                display: "<stdin>".into(),
+                path: None,
+            });
+            continue;
+        }
+        let path = PathBuf::from(p);
+        if path.is_dir() {
+            let walker = ignore::WalkBuilder::new(&path)
+                .require_git(false)
+                .follow_links(false)
+                .sort_by_file_name(|a, b| a.cmp(b))
+                .filter_entry({
+                    let excludes = excludes.clone();
+                    let root = path.clone();
+                    move |e| {
+                        let rel = e.path().strip_prefix(&root).ok();
+                        !excluded(&excludes, e.path(), rel)
+                    }
+                })
+                .build();
+            for entry in walker {
+                match entry {
+                    Ok(e) => {
+                        if e.file_type().is_some_and(|t| t.is_file()) && is_yaml_or_json(e.path()) {
+                            out.push(Input {
+                                display: display_path(e.path()),
+                                path: Some(e.path().to_path_buf()),
+                            });
+                        }
+                    }
+                    Err(e) => errors.push(InputError {
+                        path: p.clone(),
+                        line: None,
+                        col: None,
+                        message: format!("cannot walk directory: {e}"),
+                    }),
+                }
+            }
+        } else if path.exists() {
+            if !excluded(excludes, &path, None) {
+                out.push(Input {
+                    display: display_path(&path),
+                    path: Some(path),
+                });
+            }
+        } else {
+            errors.push(InputError {
+                path: p.clone(),
+                line: None,
+                col: None,
+                message: "no such file or directory".into(),
+            });
+        }
+    }
+    out
+}
+
+/// Drops repeated paths (a file named twice, or both directly and through its directory),
+/// and discovered copies of the explicit `--compose-file` inputs (which start at
+/// `explicit_start` and keep their order, since it is the merge order).
+fn dedupe(inputs: &mut Vec<Input>, explicit_start: usize) {
+    let key = |x: &Input| {
+        x.path
+            .as_ref()
+            .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+    };
+    let explicit = inputs.split_off(explicit_start.min(inputs.len()));
+    let mut seen: std::collections::HashSet<PathBuf> = explicit.iter().filter_map(key).collect();
+    inputs.retain(|x| match key(x) {
+        Some(k) => seen.insert(k),
+        None => true,
+    });
+    inputs.extend(explicit);
+}
+
+fn load_input(input: &Input, id: FileId, opts: &AuditOptions) -> Loaded {
+    let fail = |message: String, line: Option<u32>, col: Option<u32>, text: Arc<str>| Loaded {
+        text,
+        docs: Vec::new(),
+        error: Some(InputError {
+            path: input.display.clone(),
+            line,
+            col,
+            message,
+        }),
+    };
+    let mut bytes = Vec::new();
+    let cap = opts.max_file_size;
+    let read = match &input.path {
+        None => std::io::stdin().lock().take(cap + 1).read_to_end(&mut bytes),
+        Some(p) => std::fs::File::open(p).and_then(|f| f.take(cap + 1).read_to_end(&mut bytes)),
+    };
+    if let Err(e) = read {
+        return fail(format!("cannot read: {e}"), None, None, Arc::from(""));
+    }
+    if bytes.len() as u64 > cap {
+        return fail(
+            format!("file is larger than the limit of {cap} bytes (raise it with --max-file-size)"),
+            None,
+            None,
+            Arc::from(""),
+        );
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let prefix = &e.as_bytes()[..valid];
+            let line = memchr::memchr_iter(b'\n', prefix).count() as u32 + 1;
+            let col = prefix.iter().rev().take_while(|&&b| b != b'\n').count() as u32 + 1;
+            return fail(
+                format!("not valid UTF-8 (byte offset {valid}); binary file?"),
+                Some(line),
+                Some(col),
+                Arc::from(""),
+            );
+        }
+    };
+    if text.contains('\0') {
+        let line = text.split('\0').next().map_or(1, |p| p.matches('\n').count() as u32 + 1);
+        return fail("contains NUL bytes; binary file?".into(), Some(line), None, Arc::from(text));
+    }
+    let text: Arc<str> = Arc::from(text);
+    match yaml::load(&text, id, opts.limits) {
+        Ok(docs) => Loaded {
+            text,
+            docs,
+            error: None,
+        },
+        Err(e) => fail(e.message, Some(e.line), Some(e.col), text),
+    }
+}

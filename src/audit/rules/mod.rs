@@ -1,0 +1,338 @@
+//! The rule registry and the interface every rule implements.
+//!
+//! A rule is one file in this directory, named after its id. It declares its metadata with
+//! [`declare_rule!`] (whose doc comment *is* the rule's documentation, with the headings
+//! What it does / Why it matters / Example / Fix / References) and implements [`Rule`] at the
+//! granularity it needs. Adding a rule means adding its file and one line to [`REGISTRY`].
+//! Rules blame nodes (their [`Loc`]); they never compute line numbers.
+
+use crate::audit::finding::{Finding, Loc, Related, Severity};
+use crate::audit::source::compose::{ComposeProject, Service};
+use crate::audit::sources::SourceMap;
+
+pub mod docs;
+pub mod meta;
+
+pub use meta::{ParamDefault, ParamMeta, RuleMeta, Target};
+
+/// Declares a rule's unit struct and its static [`RuleMeta`] (`META` in the rule's module).
+/// The doc comment becomes `RuleMeta::doc`.
+#[macro_export]
+macro_rules! declare_rule {
+    (
+        $(#[doc = $doc:expr])*
+        $name:ident {
+            id: $id:literal,
+            title: $title:literal,
+            category: $cat:ident,
+            severity: $sev:ident,
+            targets: [$($target:ident),* $(,)?],
+            params: [$($param:expr),* $(,)?] $(,)?
+        }
+    ) => {
+        $(#[doc = $doc])*
+        pub struct $name;
+
+        /// Static metadata of this rule.
+        pub static META: $crate::audit::rules::RuleMeta = $crate::audit::rules::RuleMeta {
+            id: $id,
+            title: $title,
+            category: $crate::audit::finding::Category::$cat,
+            severity: $crate::audit::finding::Severity::$sev,
+            targets: &[$($crate::audit::rules::Target::$target),*],
+            doc: concat!($($doc, "\n"),*),
+            params: &[$($param),*],
+        };
+    };
+}
+
+/// A resolved parameter value (policy value, or the rule's default).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ParamValue {
+    StrList(Vec<String>),
+    IntList(Vec<i64>),
+    Int(i64),
+    Bool(bool),
+}
+
+impl ParamValue {
+    pub fn from_default(d: ParamDefault) -> ParamValue {
+        match d {
+            ParamDefault::StrList(v) => ParamValue::StrList(v.iter().map(|s| s.to_string()).collect()),
+            ParamDefault::IntList(v) => ParamValue::IntList(v.to_vec()),
+            ParamDefault::Int(i) => ParamValue::Int(i),
+            ParamDefault::Bool(b) => ParamValue::Bool(b),
+        }
+    }
+}
+
+/// A rule's parameters for this run, aligned with `RuleMeta::params`.
+#[derive(Clone, Copy, Debug)]
+pub struct Params<'a> {
+    pub meta: &'static RuleMeta,
+    pub values: &'a [ParamValue],
+}
+
+impl<'a> Params<'a> {
+    fn value(&self, name: &str) -> Option<&'a ParamValue> {
+        let i = self.meta.params.iter().position(|p| p.name == name)?;
+        self.values.get(i)
+    }
+
+    pub fn str_list(&self, name: &str) -> &'a [String] {
+        match self.value(name) {
+            Some(ParamValue::StrList(v)) => v,
+            _ => &[],
+        }
+    }
+
+    pub fn int_list(&self, name: &str) -> &'a [i64] {
+        match self.value(name) {
+            Some(ParamValue::IntList(v)) => v,
+            _ => &[],
+        }
+    }
+
+    pub fn int(&self, name: &str) -> Option<i64> {
+        match self.value(name) {
+            Some(ParamValue::Int(i)) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.value(name) {
+            Some(ParamValue::Bool(b)) => Some(*b),
+            _ => None,
+        }
+    }
+}
+
+/// Collects the findings of one rule on one input.
+pub struct Emitter<'a> {
+    meta: &'static RuleMeta,
+    severity: Severity,
+    out: &'a mut Vec<Finding>,
+}
+
+impl<'a> Emitter<'a> {
+    pub fn new(meta: &'static RuleMeta, severity: Severity, out: &'a mut Vec<Finding>) -> Self {
+        Emitter {
+            meta,
+            severity,
+            out,
+        }
+    }
+
+    /// Records a finding at `loc` and returns it so the caller can add help, related
+    /// locations and the resource name.
+    pub fn emit(&mut self, loc: Loc, message: impl Into<String>) -> FindingBuilder<'_> {
+        self.out.push(Finding {
+            rule: self.meta.id,
+            category: self.meta.category,
+            severity: self.severity,
+            message: message.into(),
+            help: None,
+            loc,
+            related: Vec::new(),
+            resource: None,
+            redact: false,
+        });
+        let last = self.out.len() - 1;
+        FindingBuilder {
+            finding: &mut self.out[last],
+        }
+    }
+}
+
+/// Chained setters on a just-emitted finding.
+pub struct FindingBuilder<'a> {
+    finding: &'a mut Finding,
+}
+
+impl FindingBuilder<'_> {
+    pub fn help(self, help: impl Into<String>) -> Self {
+        self.finding.help = Some(help.into());
+        self
+    }
+
+    pub fn resource(self, resource: impl Into<String>) -> Self {
+        self.finding.resource = Some(resource.into());
+        self
+    }
+
+    pub fn related(self, loc: Loc, message: impl Into<String>) -> Self {
+        self.finding.related.push(Related {
+            loc,
+            message: message.into(),
+        });
+        self
+    }
+
+    /// The blamed token is a secret value: reporters must not print the text under it.
+    pub fn redact(self) -> Self {
+        self.finding.redact = true;
+        self
+    }
+}
+
+/// What a compose rule sees.
+pub struct ComposeCx<'a> {
+    pub project: &'a ComposeProject,
+    pub sources: &'a SourceMap,
+    pub params: Params<'a>,
+}
+
+/// A rule. Implement the hooks for the inputs the rule reads; the rest default to nothing.
+pub trait Rule: Sync + Send {
+    fn meta(&self) -> &'static RuleMeta;
+
+    /// Called once per compose service.
+    fn compose_service(&self, _cx: &ComposeCx<'_>, _svc: &Service<'_>, _out: &mut Emitter<'_>) {}
+
+    /// Called once per compose project, for rules that reason across services.
+    fn compose_project(&self, _cx: &ComposeCx<'_>, _out: &mut Emitter<'_>) {}
+}
+
+pub mod capabilities_not_dropped;
+pub mod capability_added;
+pub mod data_service_on_exposed_network;
+pub mod data_service_port_published;
+pub mod default_network_only;
+pub mod docker_socket_mounted;
+pub mod host_device_exposed;
+pub mod host_namespace_shared;
+pub mod image_not_pinned_by_digest;
+pub mod image_tag_mutable;
+pub mod plaintext_http_published;
+pub mod policy_exception_expired;
+pub mod port_published_all_interfaces;
+pub mod privilege_escalation_allowed;
+pub mod privileged_mode;
+pub mod runs_as_root;
+pub mod secret_in_environment;
+pub mod security_profile_disabled;
+pub mod sensitive_host_path_mounted;
+pub mod suppression_missing_reason;
+pub mod unused_suppression;
+pub mod writable_host_mount;
+pub mod writable_root_filesystem;
+
+/// Every rule, one line each. Order is the order of `elastics-sec rules`.
+pub static REGISTRY: &[&dyn Rule] = &[
+    // least-privilege
+    &privileged_mode::PrivilegedMode,
+    &capability_added::CapabilityAdded,
+    &capabilities_not_dropped::CapabilitiesNotDropped,
+    &privilege_escalation_allowed::PrivilegeEscalationAllowed,
+    &security_profile_disabled::SecurityProfileDisabled,
+    &runs_as_root::RunsAsRoot,
+    &writable_root_filesystem::WritableRootFilesystem,
+    &host_namespace_shared::HostNamespaceShared,
+    &docker_socket_mounted::DockerSocketMounted,
+    &sensitive_host_path_mounted::SensitiveHostPathMounted,
+    &writable_host_mount::WritableHostMount,
+    &host_device_exposed::HostDeviceExposed,
+    // network-isolation
+    &port_published_all_interfaces::PortPublishedAllInterfaces,
+    &data_service_port_published::DataServicePortPublished,
+    &default_network_only::DefaultNetworkOnly,
+    &data_service_on_exposed_network::DataServiceOnExposedNetwork,
+    // transport-security
+    &plaintext_http_published::PlaintextHttpPublished,
+    // secrets-hygiene
+    &secret_in_environment::SecretInEnvironment,
+    // supply-chain
+    &image_tag_mutable::ImageTagMutable,
+    &image_not_pinned_by_digest::ImageNotPinnedByDigest,
+    // policy (engine-level findings)
+    &suppression_missing_reason::SuppressionMissingReason,
+    &unused_suppression::UnusedSuppression,
+    &policy_exception_expired::PolicyExceptionExpired,
+];
+
+/// Looks a rule up by id.
+pub fn find(id: &str) -> Option<&'static dyn Rule> {
+    REGISTRY.iter().copied().find(|r| r.meta().id == id)
+}
+
+/// Shared helpers for image references, used by the supply-chain and data-service rules.
+pub mod image {
+    /// Images that are data services (databases, caches, brokers), by last path component.
+    pub const DATA_SERVICE_IMAGES: &[&str] = &[
+        "redis", "redis-stack", "redis-stack-server", "valkey", "keydb", "dragonfly",
+        "postgres", "postgis", "timescaledb", "mysql", "mariadb", "percona-server", "mongo",
+        "mongodb-community-server", "memcached", "elasticsearch", "opensearch", "rabbitmq",
+        "kafka", "cp-kafka", "cp-server", "redpanda", "zookeeper", "cp-zookeeper", "cassandra",
+        "scylla", "couchdb", "couchbase", "influxdb", "clickhouse-server", "questdb", "etcd",
+        "minio", "nats", "mssql-server", "neo4j", "cockroach", "arangodb", "solr", "pulsar",
+        "activemq", "artemis", "vault", "consul",
+    ];
+
+    /// An image reference split into its parts.
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct ImageRef<'a> {
+        /// Registry and path, without tag or digest (`myregistry.azurecr.io/myapp`).
+        pub repository: &'a str,
+        pub tag: Option<&'a str>,
+        pub digest: Option<&'a str>,
+    }
+
+    impl<'a> ImageRef<'a> {
+        pub fn parse(s: &'a str) -> ImageRef<'a> {
+            let s = s.trim();
+            let (rest, digest) = match s.split_once('@') {
+                Some((r, d)) => (r, Some(d)),
+                None => (s, None),
+            };
+            // A `:` after the last `/` is a tag; before it, a registry port.
+            let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+            let (repository, tag) = match rest[last_slash..].rfind(':') {
+                Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+                None => (rest, None),
+            };
+            ImageRef {
+                repository,
+                tag,
+                digest,
+            }
+        }
+
+        /// The last path component (`redis` for `docker.io/bitnami/redis`).
+        pub fn name(&self) -> &'a str {
+            self.repository.rsplit('/').next().unwrap_or(self.repository)
+        }
+
+        /// True when pinned by a well-formed content digest.
+        pub fn pinned(&self) -> bool {
+            self.digest.is_some_and(|d| {
+                d.split_once(':').is_some_and(|(alg, hex)| {
+                    !alg.is_empty() && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+                })
+            })
+        }
+    }
+
+    /// Does the image run one of the `names` (data services like redis or postgres)?
+    pub fn is_one_of(image: &str, names: &[String]) -> bool {
+        let name = ImageRef::parse(image).name().to_ascii_lowercase();
+        names.iter().any(|n| *n == name)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::ImageRef;
+
+        #[test]
+        fn parses_references() {
+            let r = ImageRef::parse("myregistry.azurecr.io/myapp:latest");
+            assert_eq!((r.repository, r.tag), ("myregistry.azurecr.io/myapp", Some("latest")));
+            let r = ImageRef::parse("localhost:5000/app");
+            assert_eq!((r.repository, r.tag), ("localhost:5000/app", None));
+            let r = ImageRef::parse("redis:7@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+            assert!(r.pinned());
+            assert_eq!(r.tag, Some("7"));
+            assert_eq!(ImageRef::parse("docker.io/bitnami/redis:7").name(), "redis");
+        }
+    }
+}

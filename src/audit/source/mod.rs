@@ -1,0 +1,30 @@
+//! Typed views over loaded documents, one module per input kind.
+
+pub mod compose;
+pub mod interpolate;
+
+use crate::audit::yaml::Node;
+
+/// What a YAML/JSON document is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocKind {
+    Compose,
+    Kubernetes,
+    Other,
+}
+
+/// Kubernetes objects have `apiVersion` and `kind`.
+pub fn is_kubernetes(root: &Node) -> bool {
+    root.get("apiVersion").and_then(Node::as_str).is_some() && root.get("kind").and_then(Node::as_str).is_some()
+}
+
+/// Classifies one document by content.
+pub fn classify(root: &Node) -> DocKind {
+    if is_kubernetes(root) {
+        DocKind::Kubernetes
+    } else if compose::looks_like_compose(root) {
+        DocKind::Compose
+    } else {
+        DocKind::Other
+    }
+}

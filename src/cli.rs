@@ -1,0 +1,129 @@
+//! Command-line definition (clap derive). Kept separate from `main.rs` so completions and
+//! the man page can be generated from the same definition.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::audit::report::Format;
+
+/// Secrets delivery, TLS rotation and security-policy audit for containerised platforms.
+#[derive(Debug, Parser)]
+#[command(name = "elastics-sec", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Audit compose files, Kubernetes manifests and other deployment files.
+    Audit(AuditArgs),
+    /// List the audit rules, or print one rule's documentation.
+    Rules(RulesArgs),
+}
+
+/// Severity threshold names accepted by `--fail-on`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// Files and directories to audit (recursive, honouring .gitignore); `-` reads stdin.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<String>,
+
+    /// Policy file or built-in policy name (default); repeatable, later wins.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Exit 1 when a finding at or above this severity remains.
+    #[arg(long, value_enum, default_value_t = FailOn::High, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
+
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Leave out paths matching GLOB (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Merge these compose files, in order, into one project (like `docker compose -f`).
+    #[arg(long, value_name = "FILE")]
+    pub compose_file: Vec<PathBuf>,
+
+    /// Run only these rules (repeatable).
+    #[arg(long, value_name = "RULE-ID")]
+    pub select: Vec<String>,
+
+    /// Largest file to read, in bytes (suffixes K, M, G, KiB, MiB, GiB).
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
+    pub max_file_size: u64,
+
+    /// Deepest nesting of YAML collections accepted.
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    pub max_depth: usize,
+
+    /// Report `# elastics-sec: ignore[...]` comments that suppressed nothing.
+    #[arg(long)]
+    pub report_unused_suppressions: bool,
+
+    /// Colour in text output.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+
+    /// Load and classify files but run no rules (for benchmarking the rule overhead).
+    #[arg(long, hide = true)]
+    pub parse_only: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RulesArgs {
+    /// Print the documentation of this rule.
+    #[arg(value_name = "RULE-ID")]
+    pub id: Option<String>,
+
+    #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
+    pub format: RulesFormat,
+}
+
+/// Parses `16MiB`, `512K`, `1048576`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("invalid size `{s}`"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("invalid size unit in `{s}`")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("size `{s}` is too large"))
+}

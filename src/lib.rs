@@ -1,0 +1,8 @@
+//! elastics-sec: secrets delivery, TLS rotation and security-policy audit for containerised
+//! platforms.
+//!
+//! The binary (`src/main.rs`) is a thin layer over this library: `audit` is the policy
+//! engine for compose files, Kubernetes manifests and other deployment inputs.
+
+pub mod audit;
+pub mod cli;
