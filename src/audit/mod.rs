@@ -124,7 +124,9 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
     if !opts.select.is_empty() {
         for id in &opts.select {
             if rules::find(id).is_none() {
-                return Err(AuditError::Usage(format!("unknown rule id `{id}` in --select")));
+                return Err(AuditError::Usage(format!(
+                    "unknown rule id `{id}` in --select"
+                )));
             }
         }
         for r in &mut policy.rules {
@@ -168,12 +170,19 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
     let mut kinds = Vec::with_capacity(inputs.len());
     for (i, (_, docs)) in docs_by_file.iter().enumerate() {
         let input = &inputs[i];
-        let name = input.path.as_deref().and_then(Path::file_name).and_then(|n| n.to_str()).unwrap_or("");
+        let name = input
+            .path
+            .as_deref()
+            .and_then(Path::file_name)
+            .and_then(|n| n.to_str())
+            .unwrap_or("");
         let kind = if docs.is_empty() {
             DocKind::Other
         } else if docs.iter().any(|d| source::is_kubernetes(&d.root)) {
             DocKind::Kubernetes
-        } else if compose::is_compose_file_name(name) || docs.iter().any(|d| compose::looks_like_compose(&d.root)) {
+        } else if compose::is_compose_file_name(name)
+            || docs.iter().any(|d| compose::looks_like_compose(&d.root))
+        {
             DocKind::Compose
         } else {
             DocKind::Other
@@ -185,7 +194,10 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
         match kind {
             DocKind::Kubernetes => {
                 summary.files_scanned += 1;
-                summary.kubernetes_documents += docs.iter().filter(|d| source::is_kubernetes(&d.root)).count();
+                summary.kubernetes_documents += docs
+                    .iter()
+                    .filter(|d| source::is_kubernetes(&d.root))
+                    .count();
             }
             DocKind::Compose => {
                 summary.files_scanned += 1;
@@ -218,7 +230,10 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if compose::is_override_name(name) && base_exists(path) {
             // Merged into its base below (whether or not the base was named on the command line).
-            if !inputs.iter().any(|x| x.path.as_deref().is_some_and(|p| is_base_of(p, path))) {
+            if !inputs
+                .iter()
+                .any(|x| x.path.as_deref().is_some_and(|p| is_base_of(p, path)))
+            {
                 // Base not among inputs: audit the override alone rather than drop it.
                 groups.push(vec![i]);
                 used[i] = true;
@@ -230,7 +245,10 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
         if let Some(candidates) = compose::override_names_for(name) {
             let dir = path.parent().unwrap_or(Path::new(""));
             if let Some(ov) = candidates.iter().map(|c| dir.join(c)).find(|p| p.is_file()) {
-                match inputs.iter().position(|x| x.path.as_deref() == Some(ov.as_path())) {
+                match inputs
+                    .iter()
+                    .position(|x| x.path.as_deref() == Some(ov.as_path()))
+                {
                     Some(j) => {
                         used[j] = true;
                         group.push(j);
@@ -263,7 +281,10 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
     let mut notes = Vec::new();
     let mut projects: Vec<ComposeProject> = Vec::new();
     for group in &groups {
-        if group.iter().any(|&i| errors.iter().any(|e| e.path == inputs[i].display)) {
+        if group
+            .iter()
+            .any(|&i| errors.iter().any(|e| e.path == inputs[i].display))
+        {
             continue;
         }
         let first = &inputs[group[0]];
@@ -286,7 +307,12 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
         match ComposeProject::build(roots, files, &vars) {
             Ok(p) => {
                 for (loc, msg) in &p.notes {
-                    notes.push(format!("{}:{}:{}: {msg}", sources.path(loc.file), loc.line, loc.col));
+                    notes.push(format!(
+                        "{}:{}:{}: {msg}",
+                        sources.path(loc.file),
+                        loc.line,
+                        loc.col
+                    ));
                 }
                 projects.push(p);
             }
@@ -371,9 +397,14 @@ fn filter(
     summary: &mut Summary,
 ) -> Vec<Finding> {
     let today = policy::today();
-    let mut by_file: std::collections::HashMap<FileId, Vec<Suppression>> = std::collections::HashMap::new();
+    let mut by_file: std::collections::HashMap<FileId, Vec<Suppression>> =
+        std::collections::HashMap::new();
     let mut files: Vec<FileId> = findings.iter().map(|f| f.loc.file).collect();
-    if opts.report_unused_suppressions || policy.rule("suppression-missing-reason").is_some_and(|r| r.level.is_some()) {
+    if opts.report_unused_suppressions
+        || policy
+            .rule("suppression-missing-reason")
+            .is_some_and(|r| r.level.is_some())
+    {
         files.extend(0..sources.len() as FileId);
     }
     files.sort_unstable();
@@ -468,7 +499,10 @@ fn load_vars(first: Option<&Path>, env: &[(String, String)]) -> Result<Vars, Inp
 
 fn base_exists(override_path: &Path) -> bool {
     let dir = override_path.parent().unwrap_or(Path::new(""));
-    let name = override_path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let name = override_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
     base_names(name).iter().any(|b| dir.join(b).is_file())
 }
 
@@ -481,9 +515,15 @@ fn base_names(override_name: &str) -> &'static [&'static str] {
 }
 
 fn is_base_of(base: &Path, override_path: &Path) -> bool {
-    let name = override_path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let name = override_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
     base.parent() == override_path.parent()
-        && base.file_name().and_then(|n| n.to_str()).is_some_and(|b| base_names(name).contains(&b))
+        && base
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|b| base_names(name).contains(&b))
 }
 
 fn build_excludes(globs: &[String]) -> Result<GlobSet, AuditError> {
@@ -495,7 +535,8 @@ fn build_excludes(globs: &[String]) -> Result<GlobSet, AuditError> {
             .map_err(|e| AuditError::Usage(format!("invalid --exclude glob `{g}`: {e}")))?;
         b.add(glob);
     }
-    b.build().map_err(|e| AuditError::Usage(format!("invalid --exclude globs: {e}")))
+    b.build()
+        .map_err(|e| AuditError::Usage(format!("invalid --exclude globs: {e}")))
 }
 
 fn excluded(set: &GlobSet, path: &Path, rel: Option<&Path>) -> bool {
@@ -509,7 +550,10 @@ fn display_path(p: &Path) -> String {
 
 fn is_yaml_or_json(p: &Path) -> bool {
     matches!(
-        p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
         Some("yaml" | "yml" | "json")
     )
 }
@@ -608,7 +652,10 @@ fn load_input(input: &Input, id: FileId, opts: &AuditOptions) -> Loaded {
     let mut bytes = Vec::new();
     let cap = opts.max_file_size;
     let read = match &input.path {
-        None => std::io::stdin().lock().take(cap + 1).read_to_end(&mut bytes),
+        None => std::io::stdin()
+            .lock()
+            .take(cap + 1)
+            .read_to_end(&mut bytes),
         Some(p) => std::fs::File::open(p).and_then(|f| f.take(cap + 1).read_to_end(&mut bytes)),
     };
     if let Err(e) = read {
@@ -638,8 +685,16 @@ fn load_input(input: &Input, id: FileId, opts: &AuditOptions) -> Loaded {
         }
     };
     if text.contains('\0') {
-        let line = text.split('\0').next().map_or(1, |p| p.matches('\n').count() as u32 + 1);
-        return fail("contains NUL bytes; binary file?".into(), Some(line), None, Arc::from(text));
+        let line = text
+            .split('\0')
+            .next()
+            .map_or(1, |p| p.matches('\n').count() as u32 + 1);
+        return fail(
+            "contains NUL bytes; binary file?".into(),
+            Some(line),
+            None,
+            Arc::from(text),
+        );
     }
     let text: Arc<str> = Arc::from(text);
     match yaml::load(&text, id, opts.limits) {

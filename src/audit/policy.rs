@@ -73,7 +73,11 @@ impl Policy {
                     RuleConfig {
                         meta,
                         level: Some(meta.severity),
-                        params: meta.params.iter().map(|p| ParamValue::from_default(p.default)).collect(),
+                        params: meta
+                            .params
+                            .iter()
+                            .map(|p| ParamValue::from_default(p.default))
+                            .collect(),
                     }
                 })
                 .collect(),
@@ -116,7 +120,9 @@ impl Policy {
                 && (e.resources.is_empty()
                     || finding.resource.as_deref().is_some_and(|r| {
                         let short = r.split_once(' ').map_or(r, |(_, n)| n);
-                        e.resources.iter().any(|g| g.is_match(r) || g.is_match(short))
+                        e.resources
+                            .iter()
+                            .any(|g| g.is_match(r) || g.is_match(short))
                     }))
         })
     }
@@ -154,10 +160,15 @@ fn apply_layer(
         message,
     };
     if depth > MAX_EXTENDS_DEPTH {
-        return Err(err(1, 1, "policy `extends` chain is too deep (a cycle?)".into()));
+        return Err(err(
+            1,
+            1,
+            "policy `extends` chain is too deep (a cycle?)".into(),
+        ));
     }
     let file = sources.add(display.clone(), text.clone());
-    let docs = yaml::load(&text, file, Limits::default()).map_err(|e| err(e.line, e.col, e.message))?;
+    let docs =
+        yaml::load(&text, file, Limits::default()).map_err(|e| err(e.line, e.col, e.message))?;
     let Some(root) = docs.into_iter().next().map(|d| d.root) else {
         return Ok(());
     };
@@ -166,7 +177,10 @@ fn apply_layer(
         return Err(at(&root, "a policy must be a mapping".into()));
     }
     for (key, e) in root.str_entries() {
-        if !matches!(key, "version" | "extends" | "all_rules" | "rules" | "exceptions") {
+        if !matches!(
+            key,
+            "version" | "extends" | "all_rules" | "rules" | "exceptions"
+        ) {
             return Err(at(
                 &e.key,
                 format!("unknown key `{key}` in policy (expected version, extends, all_rules, rules, exceptions)"),
@@ -195,7 +209,12 @@ fn apply_layer(
         let on = match all.as_str() {
             Some("enabled") => true,
             Some("disabled") => false,
-            _ => return Err(at(all, "`all_rules` must be `enabled` or `disabled`".into())),
+            _ => {
+                return Err(at(
+                    all,
+                    "`all_rules` must be `enabled` or `disabled`".into(),
+                ))
+            }
         };
         for r in &mut policy.rules {
             r.level = on.then_some(r.meta.severity);
@@ -203,7 +222,10 @@ fn apply_layer(
     }
     if let Some(rules_node) = root.get("rules") {
         if rules_node.as_map().is_none() && !rules_node.is_null() {
-            return Err(at(rules_node, "`rules` must be a mapping of rule id to settings".into()));
+            return Err(at(
+                rules_node,
+                "`rules` must be a mapping of rule id to settings".into(),
+            ));
         }
         for (id, e) in rules_node.str_entries() {
             let Some(cfg) = policy.rules.iter_mut().find(|r| r.meta.id == id) else {
@@ -237,12 +259,18 @@ fn apply_rule(cfg: &mut RuleConfig, node: &Node) -> Result<(), Located> {
         return Ok(());
     }
     if node.as_map().is_none() {
-        return Err((node.loc, "rule settings must be a level or a mapping".into()));
+        return Err((
+            node.loc,
+            "rule settings must be a level or a mapping".into(),
+        ));
     }
     for (key, e) in node.str_entries() {
         match key {
             "level" => {
-                let s = e.value.as_str().ok_or((e.value.loc, "`level` must be a string".to_string()))?;
+                let s = e
+                    .value
+                    .as_str()
+                    .ok_or((e.value.loc, "`level` must be a string".to_string()))?;
                 cfg.level = parse_level(s, cfg.meta).map_err(|m| (e.value.loc, m))?;
             }
             "params" => {
@@ -254,7 +282,11 @@ fn apply_rule(cfg: &mut RuleConfig, node: &Node) -> Result<(), Located> {
                             format!(
                                 "rule `{}` has no parameter `{pname}` (parameters: {})",
                                 cfg.meta.id,
-                                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                                if known.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    known.join(", ")
+                                }
                             ),
                         ));
                     };
@@ -264,7 +296,10 @@ fn apply_rule(cfg: &mut RuleConfig, node: &Node) -> Result<(), Located> {
             _ => {
                 return Err((
                     e.key.loc,
-                    format!("unknown key `{key}` in settings of rule `{}` (expected level, params)", cfg.meta.id),
+                    format!(
+                        "unknown key `{key}` in settings of rule `{}` (expected level, params)",
+                        cfg.meta.id
+                    ),
                 ))
             }
         }
@@ -277,7 +312,9 @@ fn parse_level(s: &str, meta: &RuleMeta) -> Result<Option<Severity>, String> {
         "off" => Ok(None),
         "default" | "on" => Ok(Some(meta.severity)),
         _ => Severity::parse(s).map(Some).ok_or_else(|| {
-            format!("unknown level `{s}` (expected off, default, info, low, medium, high, critical)")
+            format!(
+                "unknown level `{s}` (expected off, default, info, low, medium, high, critical)"
+            )
         }),
     }
 }
@@ -288,7 +325,11 @@ fn parse_param(default: ParamDefault, n: &Node) -> Result<ParamValue, Located> {
         ParamDefault::StrList(_) => ParamValue::StrList(
             list()?
                 .iter()
-                .map(|i| i.as_str().map(str::to_string).ok_or((i.loc, "expected a string".to_string())))
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .ok_or((i.loc, "expected a string".to_string()))
+                })
                 .collect::<Result<_, _>>()?,
         ),
         ParamDefault::IntList(_) => ParamValue::IntList(
@@ -297,8 +338,14 @@ fn parse_param(default: ParamDefault, n: &Node) -> Result<ParamValue, Located> {
                 .map(|i| i.as_i64().ok_or((i.loc, "expected an integer".to_string())))
                 .collect::<Result<_, _>>()?,
         ),
-        ParamDefault::Int(_) => ParamValue::Int(n.as_i64().ok_or((n.loc, "expected an integer".to_string()))?),
-        ParamDefault::Bool(_) => ParamValue::Bool(n.as_bool().ok_or((n.loc, "expected a boolean".to_string()))?),
+        ParamDefault::Int(_) => ParamValue::Int(
+            n.as_i64()
+                .ok_or((n.loc, "expected an integer".to_string()))?,
+        ),
+        ParamDefault::Bool(_) => ParamValue::Bool(
+            n.as_bool()
+                .ok_or((n.loc, "expected a boolean".to_string()))?,
+        ),
     })
 }
 

@@ -35,13 +35,21 @@ pub fn scan(text: &str) -> Vec<Suppression> {
         return out;
     }
     for (i, line) in text.lines().enumerate() {
-        let Some(pos) = line.find(MARKER) else { continue };
+        let Some(pos) = line.find(MARKER) else {
+            continue;
+        };
         // The marker must open a comment: `#` then optional spaces right before it.
         let before = line[..pos].trim_end();
-        let Some(hash) = before.strip_suffix('#') else { continue };
+        let Some(hash) = before.strip_suffix('#') else {
+            continue;
+        };
         let rest = line[pos + MARKER.len()..].trim_start();
-        let Some(after) = rest.strip_prefix("ignore[") else { continue };
-        let Some((ids, reason)) = after.split_once(']') else { continue };
+        let Some(after) = rest.strip_prefix("ignore[") else {
+            continue;
+        };
+        let Some((ids, reason)) = after.split_once(']') else {
+            continue;
+        };
         let rules: Vec<String> = ids
             .split(',')
             .map(|s| s.trim().to_string())
@@ -71,7 +79,8 @@ mod tests {
 
     #[test]
     fn trailing_and_own_line() {
-        let s = scan("a: 1 # elastics-sec: ignore[x] because\n# elastics-sec: ignore[y, z]\nb: 2\n");
+        let s =
+            scan("a: 1 # elastics-sec: ignore[x] because\n# elastics-sec: ignore[y, z]\nb: 2\n");
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].target_line, 1);
         assert_eq!(s[0].reason.as_deref(), Some("because"));

@@ -39,7 +39,12 @@ pub fn audit(args: &[&str]) -> (i32, String, String) {
 
 /// Runs audit in `dir` (for relative paths in temp dirs).
 pub fn audit_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = bin().current_dir(dir).arg("audit").args(args).output().expect("runs");
+    let out = bin()
+        .current_dir(dir)
+        .arg("audit")
+        .args(args)
+        .output()
+        .expect("runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -49,8 +49,11 @@ impl Rule for CapabilitiesNotDropped {
             return;
         }
         let loc = svc.get("cap_drop").map_or(svc.key.loc, |n| n.loc);
-        out.emit(loc, format!("service `{}` does not drop all capabilities", svc.name))
-            .help("add `cap_drop: [ALL]` and add back only what the service needs")
-            .resource(svc.resource());
+        out.emit(
+            loc,
+            format!("service `{}` does not drop all capabilities", svc.name),
+        )
+        .help("add `cap_drop: [ALL]` and add back only what the service needs")
+        .resource(svc.resource());
     }
 }

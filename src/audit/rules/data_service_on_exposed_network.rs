@@ -66,7 +66,9 @@ impl Rule for DataServiceOnExposedNetwork {
             return;
         }
         for data in &services {
-            let Some(image) = data.image().and_then(|n| n.as_str()) else { continue };
+            let Some(image) = data.image().and_then(|n| n.as_str()) else {
+                continue;
+            };
             if !is_one_of(image, images) {
                 continue;
             }

@@ -52,7 +52,9 @@ impl Rule for DataServicePortPublished {
     }
 
     fn compose_service(&self, cx: &ComposeCx<'_>, svc: &Service<'_>, out: &mut Emitter<'_>) {
-        let Some(image) = svc.image().and_then(|n| n.as_str()) else { return };
+        let Some(image) = svc.image().and_then(|n| n.as_str()) else {
+            return;
+        };
         if !is_one_of(image, cx.params.str_list("images")) {
             return;
         }
@@ -66,7 +68,10 @@ impl Rule for DataServicePortPublished {
             };
             out.emit(
                 p.blame.loc,
-                format!("data service `{}` ({image}) publishes port {} {scope}", svc.name, p.target),
+                format!(
+                    "data service `{}` ({image}) publishes port {} {scope}",
+                    svc.name, p.target
+                ),
             )
             .help("remove `ports`; let application services reach it over a private network")
             .resource(svc.resource());

@@ -62,8 +62,11 @@ impl Rule for DefaultNetworkOnly {
         if cx.project.network_is_internal("default") {
             return;
         }
-        out.emit(svc.key.loc, format!("service `{}` is only on the default network", svc.name))
-            .help("attach it to user-defined networks, with back-end networks marked `internal: true`")
-            .resource(svc.resource());
+        out.emit(
+            svc.key.loc,
+            format!("service `{}` is only on the default network", svc.name),
+        )
+        .help("attach it to user-defined networks, with back-end networks marked `internal: true`")
+        .resource(svc.resource());
     }
 }

@@ -58,9 +58,15 @@ impl Rule for DockerSocketMounted {
                 continue;
             }
             if let Some(src) = m.source.as_deref().filter(|s| is_engine_socket(s)) {
-                out.emit(m.node.loc, format!("service `{}` mounts the container engine socket {src}", svc.name))
-                    .help("remove the mount; access to the engine API is root on the host")
-                    .resource(svc.resource());
+                out.emit(
+                    m.node.loc,
+                    format!(
+                        "service `{}` mounts the container engine socket {src}",
+                        svc.name
+                    ),
+                )
+                .help("remove the mount; access to the engine API is root on the host")
+                .resource(svc.resource());
             }
         }
     }

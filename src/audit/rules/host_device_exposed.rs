@@ -46,7 +46,11 @@ impl Rule for HostDeviceExposed {
                 let what = item
                     .as_str()
                     .map(|s| s.split(':').next().unwrap_or(s).to_string())
-                    .or_else(|| item.get("source").and_then(|s| s.as_str()).map(str::to_string))
+                    .or_else(|| {
+                        item.get("source")
+                            .and_then(|s| s.as_str())
+                            .map(str::to_string)
+                    })
                     .unwrap_or_else(|| "a device".to_string());
                 out.emit(item.loc, format!("service `{}` has access to host device {what}", svc.name))
                     .help("remove the device, or record a policy exception if hardware access is required")
@@ -54,8 +58,14 @@ impl Rule for HostDeviceExposed {
             }
         }
         for (rule, node) in svc.str_list("device_cgroup_rules") {
-            out.emit(node.loc, format!("service `{}` widens device access with cgroup rule `{rule}`", svc.name))
-                .resource(svc.resource());
+            out.emit(
+                node.loc,
+                format!(
+                    "service `{}` widens device access with cgroup rule `{rule}`",
+                    svc.name
+                ),
+            )
+            .resource(svc.resource());
         }
     }
 }

@@ -55,9 +55,15 @@ impl Rule for HostNamespaceShared {
         for (field, ns) in FIELDS {
             if let Some(n) = svc.get(field) {
                 if n.as_str() == Some("host") {
-                    out.emit(n.loc, format!("service `{}` shares the host {ns} namespace ({field}: host)", svc.name))
-                        .help("remove it; containers should keep their own namespaces")
-                        .resource(svc.resource());
+                    out.emit(
+                        n.loc,
+                        format!(
+                            "service `{}` shares the host {ns} namespace ({field}: host)",
+                            svc.name
+                        ),
+                    )
+                    .help("remove it; containers should keep their own namespaces")
+                    .resource(svc.resource());
                 }
             }
         }

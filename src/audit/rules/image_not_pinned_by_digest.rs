@@ -51,8 +51,14 @@ impl Rule for ImageNotPinnedByDigest {
         if ImageRef::parse(text).pinned() {
             return;
         }
-        out.emit(node.loc, format!("service `{}` uses image {text}, which is not pinned by digest", svc.name))
-            .help("append the image digest (`@sha256:...`) and let a dependency bot keep it current")
-            .resource(svc.resource());
+        out.emit(
+            node.loc,
+            format!(
+                "service `{}` uses image {text}, which is not pinned by digest",
+                svc.name
+            ),
+        )
+        .help("append the image digest (`@sha256:...`) and let a dependency bot keep it current")
+        .resource(svc.resource());
     }
 }

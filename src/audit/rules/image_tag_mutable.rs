@@ -54,8 +54,14 @@ impl Rule for ImageTagMutable {
             return;
         }
         let msg = match r.tag {
-            None => format!("service `{}` uses image {text} without a tag (implicitly latest)", svc.name),
-            Some("latest") => format!("service `{}` uses the mutable tag latest ({text})", svc.name),
+            None => format!(
+                "service `{}` uses image {text} without a tag (implicitly latest)",
+                svc.name
+            ),
+            Some("latest") => format!(
+                "service `{}` uses the mutable tag latest ({text})",
+                svc.name
+            ),
             Some(_) => return,
         };
         out.emit(node.loc, msg)

@@ -58,7 +58,9 @@ pub enum ParamValue {
 impl ParamValue {
     pub fn from_default(d: ParamDefault) -> ParamValue {
         match d {
-            ParamDefault::StrList(v) => ParamValue::StrList(v.iter().map(|s| s.to_string()).collect()),
+            ParamDefault::StrList(v) => {
+                ParamValue::StrList(v.iter().map(|s| s.to_string()).collect())
+            }
             ParamDefault::IntList(v) => ParamValue::IntList(v.to_vec()),
             ParamDefault::Int(i) => ParamValue::Int(i),
             ParamDefault::Bool(b) => ParamValue::Bool(b),
@@ -260,13 +262,50 @@ pub fn find(id: &str) -> Option<&'static dyn Rule> {
 pub mod image {
     /// Images that are data services (databases, caches, brokers), by last path component.
     pub const DATA_SERVICE_IMAGES: &[&str] = &[
-        "redis", "redis-stack", "redis-stack-server", "valkey", "keydb", "dragonfly",
-        "postgres", "postgis", "timescaledb", "mysql", "mariadb", "percona-server", "mongo",
-        "mongodb-community-server", "memcached", "elasticsearch", "opensearch", "rabbitmq",
-        "kafka", "cp-kafka", "cp-server", "redpanda", "zookeeper", "cp-zookeeper", "cassandra",
-        "scylla", "couchdb", "couchbase", "influxdb", "clickhouse-server", "questdb", "etcd",
-        "minio", "nats", "mssql-server", "neo4j", "cockroach", "arangodb", "solr", "pulsar",
-        "activemq", "artemis", "vault", "consul",
+        "redis",
+        "redis-stack",
+        "redis-stack-server",
+        "valkey",
+        "keydb",
+        "dragonfly",
+        "postgres",
+        "postgis",
+        "timescaledb",
+        "mysql",
+        "mariadb",
+        "percona-server",
+        "mongo",
+        "mongodb-community-server",
+        "memcached",
+        "elasticsearch",
+        "opensearch",
+        "rabbitmq",
+        "kafka",
+        "cp-kafka",
+        "cp-server",
+        "redpanda",
+        "zookeeper",
+        "cp-zookeeper",
+        "cassandra",
+        "scylla",
+        "couchdb",
+        "couchbase",
+        "influxdb",
+        "clickhouse-server",
+        "questdb",
+        "etcd",
+        "minio",
+        "nats",
+        "mssql-server",
+        "neo4j",
+        "cockroach",
+        "arangodb",
+        "solr",
+        "pulsar",
+        "activemq",
+        "artemis",
+        "vault",
+        "consul",
     ];
 
     /// An image reference split into its parts.
@@ -300,7 +339,10 @@ pub mod image {
 
         /// The last path component (`redis` for `docker.io/bitnami/redis`).
         pub fn name(&self) -> &'a str {
-            self.repository.rsplit('/').next().unwrap_or(self.repository)
+            self.repository
+                .rsplit('/')
+                .next()
+                .unwrap_or(self.repository)
         }
 
         /// True when pinned by a well-formed content digest.
@@ -316,7 +358,7 @@ pub mod image {
     /// Does the image run one of the `names` (data services like redis or postgres)?
     pub fn is_one_of(image: &str, names: &[String]) -> bool {
         let name = ImageRef::parse(image).name().to_ascii_lowercase();
-        names.iter().any(|n| *n == name)
+        names.contains(&name)
     }
 
     #[cfg(test)]
@@ -326,10 +368,15 @@ pub mod image {
         #[test]
         fn parses_references() {
             let r = ImageRef::parse("myregistry.azurecr.io/myapp:latest");
-            assert_eq!((r.repository, r.tag), ("myregistry.azurecr.io/myapp", Some("latest")));
+            assert_eq!(
+                (r.repository, r.tag),
+                ("myregistry.azurecr.io/myapp", Some("latest"))
+            );
             let r = ImageRef::parse("localhost:5000/app");
             assert_eq!((r.repository, r.tag), ("localhost:5000/app", None));
-            let r = ImageRef::parse("redis:7@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+            let r = ImageRef::parse(
+                "redis:7@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            );
             assert!(r.pinned());
             assert_eq!(r.tag, Some("7"));
             assert_eq!(ImageRef::parse("docker.io/bitnami/redis:7").name(), "redis");

@@ -58,15 +58,24 @@ impl Rule for PrivilegeEscalationAllowed {
         match set {
             Some((true, _)) => {}
             Some((false, node)) => {
-                out.emit(node.loc, format!("service `{}` explicitly allows privilege escalation", svc.name))
-                    .help("use `no-new-privileges:true`")
-                    .resource(svc.resource());
+                out.emit(
+                    node.loc,
+                    format!(
+                        "service `{}` explicitly allows privilege escalation",
+                        svc.name
+                    ),
+                )
+                .help("use `no-new-privileges:true`")
+                .resource(svc.resource());
             }
             None => {
                 let loc = svc.get("security_opt").map_or(svc.key.loc, |n| n.loc);
-                out.emit(loc, format!("service `{}` does not set no-new-privileges", svc.name))
-                    .help("add `security_opt: [\"no-new-privileges:true\"]`")
-                    .resource(svc.resource());
+                out.emit(
+                    loc,
+                    format!("service `{}` does not set no-new-privileges", svc.name),
+                )
+                .help("add `security_opt: [\"no-new-privileges:true\"]`")
+                .resource(svc.resource());
             }
         }
     }

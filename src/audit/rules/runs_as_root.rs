@@ -60,9 +60,12 @@ impl Rule for RunsAsRoot {
                 }
             }
             None => {
-                out.emit(svc.key.loc, format!("service `{}` has no `user:` and may run as root", svc.name))
-                    .help("set `user:` to a non-zero uid such as \"10001:10001\"")
-                    .resource(svc.resource());
+                out.emit(
+                    svc.key.loc,
+                    format!("service `{}` has no `user:` and may run as root", svc.name),
+                )
+                .help("set `user:` to a non-zero uid such as \"10001:10001\"")
+                .resource(svc.resource());
             }
         }
     }

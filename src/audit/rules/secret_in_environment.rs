@@ -71,13 +71,17 @@ crate::declare_rule! {
 /// Builds the detector configuration from the rule's parameters (shared with other
 /// environment-reading rules).
 pub fn detector_config(params: &Params<'_>) -> DetectorConfig {
-    let mut cfg = DetectorConfig::default();
-    cfg.extra_name_patterns = params.str_list("extra_names").to_vec();
-    cfg.allow_names = params.str_list("allow_names").to_vec();
-    if let Some(n) = params.int("entropy_min_length") {
-        cfg.entropy_min_len = usize::try_from(n).unwrap_or(cfg.entropy_min_len);
+    let defaults = DetectorConfig::default();
+    let entropy_min_len = params
+        .int("entropy_min_length")
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(defaults.entropy_min_len);
+    DetectorConfig {
+        extra_name_patterns: params.str_list("extra_names").to_vec(),
+        allow_names: params.str_list("allow_names").to_vec(),
+        entropy_min_len,
+        ..defaults
     }
-    cfg
 }
 
 impl Rule for SecretInEnvironment {

@@ -55,9 +55,12 @@ impl Rule for SecurityProfileDisabled {
                 ("systempaths", "unconfined") => "masked system paths",
                 _ => continue,
             };
-            out.emit(node.loc, format!("service `{}` disables {what} confinement", svc.name))
-                .help("remove the option or use a custom profile that allows only what is needed")
-                .resource(svc.resource());
+            out.emit(
+                node.loc,
+                format!("service `{}` disables {what} confinement", svc.name),
+            )
+            .help("remove the option or use a custom profile that allows only what is needed")
+            .resource(svc.resource());
         }
     }
 }

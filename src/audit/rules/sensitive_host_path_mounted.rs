@@ -51,9 +51,17 @@ crate::declare_rule! {
 
 /// Is `path` equal to or below one of `sensitive` (`/` only matches itself)?
 pub fn is_sensitive(path: &str, sensitive: &[String]) -> bool {
-    let p = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let p = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
     sensitive.iter().any(|s| {
-        let s = if s.len() > 1 { s.trim_end_matches('/') } else { s.as_str() };
+        let s = if s.len() > 1 {
+            s.trim_end_matches('/')
+        } else {
+            s.as_str()
+        };
         if s == "/" {
             p == "/"
         } else {
@@ -73,13 +81,21 @@ impl Rule for SensitiveHostPathMounted {
             if m.kind != MountKind::Bind {
                 continue;
             }
-            let Some(src) = m.source.as_deref() else { continue };
+            let Some(src) = m.source.as_deref() else {
+                continue;
+            };
             if is_engine_socket(src) || !is_sensitive(src, paths) {
                 continue;
             }
-            out.emit(m.node.loc, format!("service `{}` bind-mounts the sensitive host path {src}", svc.name))
-                .help("mount only the specific files the service needs, or use a named volume")
-                .resource(svc.resource());
+            out.emit(
+                m.node.loc,
+                format!(
+                    "service `{}` bind-mounts the sensitive host path {src}",
+                    svc.name
+                ),
+            )
+            .help("mount only the specific files the service needs, or use a named volume")
+            .resource(svc.resource());
         }
     }
 }

@@ -48,8 +48,11 @@ impl Rule for WritableRootFilesystem {
             return;
         }
         let loc = node.map_or(svc.key.loc, |n| n.loc);
-        out.emit(loc, format!("service `{}` has a writable root filesystem", svc.name))
-            .help("set `read_only: true` and mount `tmpfs` where the service must write")
-            .resource(svc.resource());
+        out.emit(
+            loc,
+            format!("service `{}` has a writable root filesystem", svc.name),
+        )
+        .help("set `read_only: true` and mount `tmpfs` where the service must write")
+        .resource(svc.resource());
     }
 }

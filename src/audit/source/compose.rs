@@ -101,9 +101,7 @@ pub fn is_compose_file_name(name: &str) -> bool {
     else {
         return false;
     };
-    stem.starts_with("compose")
-        || stem.starts_with("docker-compose")
-        || stem.ends_with(".compose")
+    stem.starts_with("compose") || stem.starts_with("docker-compose") || stem.ends_with(".compose")
 }
 
 /// The override file names docker compose merges implicitly over a base file.
@@ -132,8 +130,7 @@ pub fn is_override_name(name: &str) -> bool {
 
 /// Content sniffing: a top-level mapping with a `services` mapping.
 pub fn looks_like_compose(root: &Node) -> bool {
-    root.get("services").is_some_and(|s| s.as_map().is_some())
-        && root.get("apiVersion").is_none()
+    root.get("services").is_some_and(|s| s.as_map().is_some()) && root.get("apiVersion").is_none()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,8 +302,14 @@ fn extend_one(
     let (base_name, file) = match &ext.value.kind {
         Kind::Scalar(_) => (ext.value.as_str().map(str::to_string), None),
         Kind::Map(_) => (
-            ext.value.get("service").and_then(Node::as_str).map(str::to_string),
-            ext.value.get("file").and_then(Node::as_str).map(str::to_string),
+            ext.value
+                .get("service")
+                .and_then(Node::as_str)
+                .map(str::to_string),
+            ext.value
+                .get("file")
+                .and_then(Node::as_str)
+                .map(str::to_string),
         ),
         Kind::Seq(_) => (None, None),
     };
@@ -333,7 +336,10 @@ fn extend_one(
         chain.pop();
         return own;
     }
-    let Some(base) = all.iter().find(|e| e.key.as_str() == Some(base_name.as_str())) else {
+    let Some(base) = all
+        .iter()
+        .find(|e| e.key.as_str() == Some(base_name.as_str()))
+    else {
         notes.push((
             ext.key.loc,
             format!("service `{name}` extends `{base_name}`, which is not defined in this file"),
@@ -375,13 +381,7 @@ fn merge(base: Node, over: Node, path: &mut Vec<String>) -> Node {
                         path.push(k);
                         let value = merge(be.value, oe.value, path);
                         path.pop();
-                        b.insert(
-                            i,
-                            Entry {
-                                key: be.key,
-                                value,
-                            },
-                        );
+                        b.insert(i, Entry { key: be.key, value });
                     }
                     _ => b.push(oe),
                 }
@@ -404,9 +404,9 @@ fn merge(base: Node, over: Node, path: &mut Vec<String>) -> Node {
             } else {
                 for item in o {
                     let dup = item.as_scalar().is_some()
-                        && out
-                            .iter()
-                            .any(|x| x.as_scalar().map(|s| &s.text) == item.as_scalar().map(|s| &s.text));
+                        && out.iter().any(|x| {
+                            x.as_scalar().map(|s| &s.text) == item.as_scalar().map(|s| &s.text)
+                        });
                     if !dup {
                         out.push(item);
                     }
@@ -427,7 +427,10 @@ fn merge(base: Node, over: Node, path: &mut Vec<String>) -> Node {
 fn mount_target(item: &Node) -> Option<String> {
     match &item.kind {
         Kind::Scalar(_) => parse_short_volume(item.as_str()?).map(|v| v.target.to_string()),
-        Kind::Map(_) => item.get("target").and_then(Node::as_str).map(str::to_string),
+        Kind::Map(_) => item
+            .get("target")
+            .and_then(Node::as_str)
+            .map(str::to_string),
         Kind::Seq(_) => None,
     }
 }
@@ -464,7 +467,10 @@ impl Port<'_> {
     pub fn all_interfaces(&self) -> bool {
         match self.host_ip.as_deref() {
             None => true,
-            Some(ip) => matches!(ip, "" | "0.0.0.0" | "::" | "[::]" | "::0" | "0:0:0:0:0:0:0:0"),
+            Some(ip) => matches!(
+                ip,
+                "" | "0.0.0.0" | "::" | "[::]" | "::0" | "0:0:0:0:0:0:0:0"
+            ),
         }
     }
 
@@ -480,7 +486,10 @@ impl Port<'_> {
 
     /// All host ports of the mapping; empty when ephemeral.
     pub fn published_ports(&self) -> Vec<u32> {
-        self.published.as_deref().map(expand_range).unwrap_or_default()
+        self.published
+            .as_deref()
+            .map(expand_range)
+            .unwrap_or_default()
     }
 
     /// Human form, e.g. `0.0.0.0:80->8080/tcp`.
@@ -536,7 +545,11 @@ pub fn parse_short_port(text: &str) -> Option<(Option<String>, Option<String>, S
     };
     let (published, target) = match rest.split_once(':') {
         Some((p, t)) => (
-            if p.is_empty() { None } else { Some(p.to_string()) },
+            if p.is_empty() {
+                None
+            } else {
+                Some(p.to_string())
+            },
             t.to_string(),
         ),
         None => (None, rest.to_string()),
@@ -697,7 +710,10 @@ impl<'a> Service<'a> {
                     out.push(Mount {
                         node: item,
                         kind,
-                        source: item.get("source").and_then(Node::as_str).map(str::to_string),
+                        source: item
+                            .get("source")
+                            .and_then(Node::as_str)
+                            .map(str::to_string),
                         target: item
                             .get("target")
                             .and_then(Node::as_str)
@@ -719,7 +735,10 @@ impl<'a> Service<'a> {
     pub fn networks(&self) -> Option<Vec<(&'a str, &'a Node)>> {
         let n = self.get("networks")?;
         Some(match &n.kind {
-            Kind::Seq(items) => items.iter().filter_map(|i| Some((i.as_str()?, i))).collect(),
+            Kind::Seq(items) => items
+                .iter()
+                .filter_map(|i| Some((i.as_str()?, i)))
+                .collect(),
             Kind::Map(_) => n.str_entries().map(|(k, e)| (k, &e.key)).collect(),
             Kind::Scalar(_) => Vec::new(),
         })
@@ -739,14 +758,19 @@ impl<'a> Service<'a> {
 
     /// `environment` as key/value entries (list forms were normalised into a mapping).
     pub fn environment(&self) -> &'a [Entry] {
-        self.get("environment").and_then(Node::as_map).unwrap_or(&[])
+        self.get("environment")
+            .and_then(Node::as_map)
+            .unwrap_or(&[])
     }
 
     /// Items of a string-list field (`cap_add`, `security_opt`, ...).
     pub fn str_list(&self, key: &str) -> Vec<(&'a str, &'a Node)> {
         match self.get(key) {
             Some(n) => match &n.kind {
-                Kind::Seq(items) => items.iter().filter_map(|i| Some((i.as_str()?, i))).collect(),
+                Kind::Seq(items) => items
+                    .iter()
+                    .filter_map(|i| Some((i.as_str()?, i)))
+                    .collect(),
                 Kind::Scalar(_) => n.as_str().map(|s| vec![(s, n)]).unwrap_or_default(),
                 Kind::Map(_) => Vec::new(),
             },
@@ -778,7 +802,10 @@ mod tests {
     #[test]
     fn short_ports() {
         let p = |s| parse_short_port(s).unwrap();
-        assert_eq!(p("80:8080"), (None, Some("80".into()), "8080".into(), "tcp".into()));
+        assert_eq!(
+            p("80:8080"),
+            (None, Some("80".into()), "8080".into(), "tcp".into())
+        );
         assert_eq!(p("127.0.0.1:80:80").0.as_deref(), Some("127.0.0.1"));
         assert_eq!(p("[::1]:80:80").0.as_deref(), Some("::1"));
         assert_eq!(p("::1:80:80").0.as_deref(), Some("::1"));

@@ -15,7 +15,8 @@ pub enum DocKind {
 
 /// Kubernetes objects have `apiVersion` and `kind`.
 pub fn is_kubernetes(root: &Node) -> bool {
-    root.get("apiVersion").and_then(Node::as_str).is_some() && root.get("kind").and_then(Node::as_str).is_some()
+    root.get("apiVersion").and_then(Node::as_str).is_some()
+        && root.get("kind").and_then(Node::as_str).is_some()
 }
 
 /// Classifies one document by content.

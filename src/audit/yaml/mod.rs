@@ -131,9 +131,7 @@ impl Node {
     /// The scalar's text, or `None` for collections and nulls.
     pub fn as_str(&self) -> Option<&str> {
         match &self.kind {
-            Kind::Scalar(s) if !(s.style == Style::Plain && is_null_text(&s.text)) => {
-                Some(&s.text)
-            }
+            Kind::Scalar(s) if !(s.style == Style::Plain && is_null_text(&s.text)) => Some(&s.text),
             _ => None,
         }
     }
@@ -266,7 +264,12 @@ pub fn load(text: &str, file: FileId, limits: Limits) -> Result<Vec<Document>, L
     };
     for ev in Parser::new_from_str(text) {
         let (ev, span) = ev.map_err(|e| LoadError {
-            message: e.info().to_string(),
+            // The scanner has its own (flow) nesting guard; say it in the same words as ours.
+            message: if e.info().contains("recursion limit") {
+                "nesting deeper than the parser's recursion limit".to_string()
+            } else {
+                e.info().to_string()
+            },
             line: e.marker().line() as u32,
             col: e.marker().col() as u32 + 1,
         })?;
@@ -485,7 +488,10 @@ fn same_key(a: &Node, b: &Node) -> bool {
 
 fn check_duplicates(entries: &[Entry]) -> Result<(), LoadError> {
     let dup = |first: &Entry, again: &Entry| {
-        let name = again.key.as_scalar().map_or("(complex key)", |s| s.text.as_str());
+        let name = again
+            .key
+            .as_scalar()
+            .map_or("(complex key)", |s| s.text.as_str());
         LoadError::at(
             again.key.loc,
             format!(
@@ -534,7 +540,10 @@ mod tests {
         let n = one("a:\n  b: \"x\"\n");
         let e = n.get("a").unwrap().entry("b").unwrap();
         assert_eq!((e.key.loc.line, e.key.loc.col), (2, 3));
-        assert_eq!((e.value.loc.line, e.value.loc.col, e.value.loc.len), (2, 6, 3));
+        assert_eq!(
+            (e.value.loc.line, e.value.loc.col, e.value.loc.len),
+            (2, 6, 3)
+        );
     }
 
     #[test]
@@ -567,7 +576,9 @@ mod tests {
 
     #[test]
     fn alias_bomb_is_bounded() {
-        let mut s = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        let mut s = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
         let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
         for w in names.windows(2) {
             let refs = vec![format!("*{}", w[0]); 9].join(",");
@@ -588,8 +599,12 @@ mod tests {
 
     #[test]
     fn multi_document_and_empty_documents() {
-        let docs = load("# c\n---\na: 1\n---\n# only a comment\n---\nb: 2\n", 0, Limits::default())
-            .unwrap();
+        let docs = load(
+            "# c\n---\na: 1\n---\n# only a comment\n---\nb: 2\n",
+            0,
+            Limits::default(),
+        )
+        .unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].root.loc.line, 7);
         assert!(load("", 0, Limits::default()).unwrap().is_empty());
