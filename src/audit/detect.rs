@@ -100,6 +100,7 @@ pub enum SecretKind {
 
 impl SecretKind {
     /// A short noun phrase for messages, e.g. "an AWS access key id".
+    #[must_use]
     pub fn describe(self) -> &'static str {
         match self {
             SecretKind::SecretName => "a literal value under a secret-looking name",
@@ -149,6 +150,7 @@ impl Default for DetectorConfig {
 /// Judges one key/value pair. `value` is the raw literal text as written in the file,
 /// before any interpolation. Returns the reason it is a literal secret, or `None` when it
 /// is not one. See the module documentation for the rules and their order.
+#[must_use]
 pub fn detect(key: &str, value: &str, cfg: &DetectorConfig) -> Option<SecretKind> {
     let v = unquote(value);
     if v.is_empty() {
@@ -174,6 +176,7 @@ pub fn detect(key: &str, value: &str, cfg: &DetectorConfig) -> Option<SecretKind
 /// `$VAR`, `${VAR:-x}`, `${VAR:?err}`, or Kubernetes' `$(VAR)`. `$$` is an escaped literal
 /// dollar (Compose and Kubernetes both), so `pa$$word` is not a reference; neither is a
 /// `$` followed by something that cannot start a variable name (`$1`, a trailing `$`).
+#[must_use]
 pub fn is_reference(value: &str) -> bool {
     let b = value.as_bytes();
     let mut i = 0;
@@ -363,7 +366,7 @@ fn has_pem_private_key(b: &[u8]) -> bool {
 }
 
 /// `AccountKey=<base64>` (storage) or `SharedAccessKey=<base64>` (Service Bus, Event Hubs,
-/// IoT Hub) with at least 20 key characters: the key is the credential, whatever surrounds
+/// `IoT` Hub) with at least 20 key characters: the key is the credential, whatever surrounds
 /// it. Azure reads these names without regard to case. `SharedAccessKeyName=` is the key's
 /// name and does not match.
 fn has_azure_account_key(b: &[u8]) -> bool {
@@ -876,7 +879,8 @@ fn shannon_entropy(b: &[u8]) -> f64 {
     for &c in b {
         counts[usize::from(c)] += 1;
     }
-    let n = b.len() as f64;
+    // Values are far shorter than 2^32 bytes; saturating keeps this total anyway.
+    let n = f64::from(u32::try_from(b.len()).unwrap_or(u32::MAX));
     counts
         .iter()
         .filter(|&&k| k > 0)
@@ -1119,7 +1123,7 @@ mod tests {
     #[test]
     fn extra_name_patterns_match_whole_token_runs() {
         let cfg = DetectorConfig {
-            extra_name_patterns: vec!["PIN".into(), "LICENSE_BLOB".into(), "".into()],
+            extra_name_patterns: vec!["PIN".into(), "LICENSE_BLOB".into(), String::new()],
             ..DetectorConfig::default()
         };
         assert_eq!(
@@ -1458,7 +1462,7 @@ mod tests {
     #[test]
     fn entropy_helpers() {
         assert!((shannon_entropy(b"abcd") - 2.0).abs() < 1e-9);
-        assert_eq!(shannon_entropy(b"aaaa"), 0.0);
+        assert!(shannon_entropy(b"aaaa").abs() < 1e-9);
         assert!(is_uuid(b"123e4567-e89b-12d3-a456-426614174000"));
         assert!(!is_uuid(b"123e4567-e89b-12d3-a456-42661417400g"));
         assert!(is_word_list("my-service-eu-west-1"));

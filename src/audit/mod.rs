@@ -33,7 +33,7 @@ use rayon::prelude::*;
 use crate::audit::finding::{FileId, Finding, InputError, Loc};
 use crate::audit::policy::{Policy, PolicyError};
 use crate::audit::report::Summary;
-use crate::audit::rules::{ComposeCx, Emitter, Params, RuleMeta, Target};
+use crate::audit::rules::{ComposeCx, Emitter, KubeCx, Params, RuleMeta, Target};
 use crate::audit::source::compose::{self, ComposeProject};
 use crate::audit::source::interpolate::{parse_dotenv, Vars};
 use crate::audit::source::DocKind;
@@ -334,13 +334,22 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
         })
         .collect();
 
+    let kube_objects: Vec<source::kubernetes::Object<'_>> = docs_by_file
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| kinds[*i] == DocKind::Kubernetes && !errors.iter().any(|e| e.path == inputs[*i].display))
+        .flat_map(|(_, (id, docs))| source::kubernetes::objects(*id, docs))
+        .collect();
+
     let mut findings: Vec<Finding> = if opts.parse_only {
         Vec::new()
     } else {
-        projects
+        let mut f: Vec<Finding> = projects
             .par_iter()
             .flat_map_iter(|p| run_compose_rules(p, &sources, &policy, &enabled))
-            .collect()
+            .collect();
+        f.extend(run_kube_rules(&kube_objects, &sources, &policy, &enabled));
+        f
     };
 
     findings = filter(findings, &sources, &policy, opts, &mut summary);
@@ -384,6 +393,71 @@ fn run_compose_rules(
             rule.compose_service(&cx, svc, &mut em);
         }
         rule.compose_project(&cx, &mut em);
+    }
+    out
+}
+
+fn run_kube_rules(
+    objects: &[source::kubernetes::Object<'_>],
+    sources: &SourceMap,
+    policy: &Policy,
+    enabled: &[(&'static dyn rules::Rule, usize)],
+) -> Vec<Finding> {
+    if objects.is_empty() {
+        return Vec::new();
+    }
+    // Objects in parallel chunks; the per-run (workspace) hooks once each.
+    let per_object = |range: &[source::kubernetes::Object<'_>], pods: &[source::kubernetes::PodSpec<'_>]| {
+        let mut out = Vec::new();
+        for (rule, i) in enabled {
+            let cfg = &policy.rules[*i];
+            let Some(level) = cfg.level else { continue };
+            if !cfg.meta.targets.contains(&Target::Kubernetes) {
+                continue;
+            }
+            let cx = KubeCx {
+                objects,
+                sources,
+                params: Params {
+                    meta: cfg.meta,
+                    values: &cfg.params,
+                },
+            };
+            let mut em = Emitter::new(cfg.meta, level, &mut out);
+            for o in range {
+                rule.kube_object(&cx, o, &mut em);
+            }
+            for p in pods {
+                rule.kube_pod(&cx, p, &mut em);
+            }
+        }
+        out
+    };
+    let chunk = 256;
+    let mut out: Vec<Finding> = objects
+        .par_chunks(chunk)
+        .enumerate()
+        .flat_map_iter(|(n, range)| {
+            let (lo, hi) = (n * chunk, n * chunk + range.len());
+            let pods_here: Vec<_> = objects[lo..hi].iter().filter_map(|o| o.pod_spec()).collect();
+            per_object(range, &pods_here)
+        })
+        .collect();
+    for (rule, i) in enabled {
+        let cfg = &policy.rules[*i];
+        let Some(level) = cfg.level else { continue };
+        if !cfg.meta.targets.contains(&Target::Kubernetes) {
+            continue;
+        }
+        let cx = KubeCx {
+            objects,
+            sources,
+            params: Params {
+                meta: cfg.meta,
+                values: &cfg.params,
+            },
+        };
+        rule.kube_workspace(&cx, &mut Emitter::new(cfg.meta, level, &mut out));
     }
     out
 }

@@ -8,6 +8,7 @@
 
 use crate::audit::finding::{Finding, Loc, Related, Severity};
 use crate::audit::source::compose::{ComposeProject, Service};
+use crate::audit::source::kubernetes::{Object, PodSpec};
 use crate::audit::sources::SourceMap;
 
 pub mod docs;
@@ -185,6 +186,14 @@ pub struct ComposeCx<'a> {
     pub params: Params<'a>,
 }
 
+/// What a Kubernetes rule sees: the object at hand (through the hook's arguments) and every
+/// Kubernetes object of the run, for rules that reason across objects and files.
+pub struct KubeCx<'a> {
+    pub objects: &'a [Object<'a>],
+    pub sources: &'a SourceMap,
+    pub params: Params<'a>,
+}
+
 /// A rule. Implement the hooks for the inputs the rule reads; the rest default to nothing.
 pub trait Rule: Sync + Send {
     fn meta(&self) -> &'static RuleMeta;
@@ -194,6 +203,15 @@ pub trait Rule: Sync + Send {
 
     /// Called once per compose project, for rules that reason across services.
     fn compose_project(&self, _cx: &ComposeCx<'_>, _out: &mut Emitter<'_>) {}
+
+    /// Called once per Kubernetes object.
+    fn kube_object(&self, _cx: &KubeCx<'_>, _obj: &Object<'_>, _out: &mut Emitter<'_>) {}
+
+    /// Called once per pod spec (Pods and the pod templates of workload controllers).
+    fn kube_pod(&self, _cx: &KubeCx<'_>, _pod: &PodSpec<'_>, _out: &mut Emitter<'_>) {}
+
+    /// Called once per run with every Kubernetes object, for cross-object rules.
+    fn kube_workspace(&self, _cx: &KubeCx<'_>, _out: &mut Emitter<'_>) {}
 }
 
 pub mod capabilities_not_dropped;
@@ -211,6 +229,7 @@ pub mod policy_exception_expired;
 pub mod port_published_all_interfaces;
 pub mod privilege_escalation_allowed;
 pub mod privileged_mode;
+pub mod pss;
 pub mod runs_as_root;
 pub mod secret_in_environment;
 pub mod security_profile_disabled;

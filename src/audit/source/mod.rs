@@ -2,6 +2,7 @@
 
 pub mod compose;
 pub mod interpolate;
+pub mod kubernetes;
 
 use crate::audit::yaml::Node;
 
