@@ -10,7 +10,9 @@ use elastics_sec::audit::rules::pss;
 use support::{audit, json, root, shared};
 
 fn check_of(file_stem: &str) -> String {
-    file_stem.trim_end_matches(|c: char| c.is_ascii_digit()).to_string()
+    file_stem
+        .trim_end_matches(|c: char| c.is_ascii_digit())
+        .to_string()
 }
 
 fn run_level(level: &str) {
@@ -34,7 +36,11 @@ fn run_level(level: &str) {
                 policy.to_str().unwrap(),
                 f.to_str().unwrap(),
             ]);
-            assert!(code == 0 || code == 1, "{}: exit {code}: {err}", f.display());
+            assert!(
+                code == 0 || code == 1,
+                "{}: exit {code}: {err}",
+                f.display()
+            );
             let v = json(&out);
             let rules: Vec<String> = v["findings"]
                 .as_array()
@@ -44,22 +50,33 @@ fn run_level(level: &str) {
                 .collect();
             if outcome == "pass" {
                 if !rules.is_empty() {
-                    problems.push(format!("{level}/pass/{stem}: unexpected findings {rules:?}"));
+                    problems.push(format!(
+                        "{level}/pass/{stem}: unexpected findings {rules:?}"
+                    ));
                 }
                 continue;
             }
             let check = check_of(&stem);
             let Some(mapped) = pss::rules_for(&check) else {
-                problems.push(format!("{level}/fail/{stem}: no rule mapped to check {check}"));
+                problems.push(format!(
+                    "{level}/fail/{stem}: no rule mapped to check {check}"
+                ));
                 continue;
             };
             if !rules.iter().any(|r| mapped.contains(&r.as_str())) {
-                problems.push(format!("{level}/fail/{stem}: expected one of {mapped:?}, got {rules:?}"));
+                problems.push(format!(
+                    "{level}/fail/{stem}: expected one of {mapped:?}, got {rules:?}"
+                ));
             }
         }
     }
     assert!(counted > 30, "fixtures not found");
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -76,7 +93,10 @@ fn restricted_fixtures() {
 fn policies_enable_exactly_the_mapped_rules() {
     for (level, levels) in [
         ("baseline", vec![pss::Level::Baseline]),
-        ("restricted", vec![pss::Level::Baseline, pss::Level::Restricted]),
+        (
+            "restricted",
+            vec![pss::Level::Baseline, pss::Level::Restricted],
+        ),
     ] {
         let mut expected: Vec<&str> = pss::MAPPING
             .iter()
@@ -88,13 +108,20 @@ fn policies_enable_exactly_the_mapped_rules() {
         let text = std::fs::read_to_string(root().join(format!("policies/{level}.yaml"))).unwrap();
         let docs = elastics_sec::audit::yaml::load(&text, 0, Default::default()).unwrap();
         let root_node = &docs[0].root;
-        assert_eq!(root_node.get("all_rules").and_then(|n| n.as_str()), Some("disabled"), "{level}");
+        assert_eq!(
+            root_node.get("all_rules").and_then(|n| n.as_str()),
+            Some("disabled"),
+            "{level}"
+        );
         let mut enabled: Vec<String> = root_node
             .get("rules")
             .unwrap()
             .str_entries()
             .filter(|(_, e)| {
-                let lvl = e.value.as_str().or_else(|| e.value.get("level").and_then(|l| l.as_str()));
+                let lvl = e
+                    .value
+                    .as_str()
+                    .or_else(|| e.value.get("level").and_then(|l| l.as_str()));
                 lvl != Some("off")
             })
             .map(|(k, _)| k.to_string())

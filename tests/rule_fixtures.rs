@@ -6,7 +6,7 @@
 
 mod support;
 
-use elastics_sec::audit::rules::{docs, Target, REGISTRY};
+use elastics_sec::audit::rules::{docs, REGISTRY};
 use support::{audit, hits, json, root};
 
 const HEADINGS: &[&str] = &[
@@ -74,38 +74,75 @@ fn fixture_args(dir: &std::path::Path, which: &str) -> Vec<String> {
     args
 }
 
+/// Fixture files of a rule: `bad*` and `good*` (any input kind: `bad.yaml` for compose,
+/// `bad.k8s.yaml`, `bad.aci.yaml`, `bad.Dockerfile`...), excluding policy files.
+fn fixtures(dir: &std::path::Path, prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(prefix) && !n.ends_with(".policy.yaml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn args_for(
+    m: &elastics_sec::audit::rules::RuleMeta,
+    dir: &std::path::Path,
+    file: &str,
+    json_format: bool,
+) -> Vec<String> {
+    let which = if file.starts_with("bad") {
+        "bad"
+    } else {
+        "good"
+    };
+    let mut args = vec!["--select".to_string(), m.id.to_string()];
+    let mut extra = fixture_args(dir, which);
+    if !json_format {
+        extra.drain(..2);
+        args.extend(["--color".to_string(), "never".to_string()]);
+    }
+    args.extend(extra);
+    args.push(format!("tests/fixtures/rules/{}/{file}", m.id));
+    args
+}
+
 #[test]
 fn every_rule_has_fixtures_that_behave() {
     let mut failures = Vec::new();
     for r in REGISTRY {
         let m = r.meta();
-        if !m.targets.contains(&Target::Compose) && !m.targets.contains(&Target::Policy) {
+        let dir = root().join("tests/fixtures/rules").join(m.id);
+        let (bad, good) = (fixtures(&dir, "bad"), fixtures(&dir, "good"));
+        if bad.is_empty() || good.is_empty() {
+            failures.push(format!(
+                "rule {} lacks a bad or a good fixture in {}",
+                m.id,
+                dir.display()
+            ));
             continue;
         }
-        let dir = root().join("tests/fixtures/rules").join(m.id);
-        for which in ["bad", "good"] {
-            let file = dir.join(format!("{which}.yaml"));
-            assert!(
-                file.exists(),
-                "rule {} lacks fixture {}",
-                m.id,
-                file.display()
-            );
-            let rel = format!("tests/fixtures/rules/{}/{which}.yaml", m.id);
-            let mut args = vec!["--select".to_string(), m.id.to_string()];
-            args.extend(fixture_args(&dir, which));
-            args.push(rel.clone());
+        for file in bad.iter().chain(&good) {
+            let args = args_for(m, &dir, file, true);
             let argv: Vec<&str> = args.iter().map(String::as_str).collect();
             let (code, out, err) = audit(&argv);
-            assert!(code == 0 || code == 1, "{rel}: exit {code}\n{err}\n{out}");
+            let rel = format!("tests/fixtures/rules/{}/{file}", m.id);
+            if code != 0 && code != 1 {
+                failures.push(format!("{rel}: exit {code}\n{err}\n{out}"));
+                continue;
+            }
             let n = hits(&json(&out))
                 .iter()
                 .filter(|(id, _, _)| id == m.id)
                 .count();
-            if which == "bad" && n == 0 {
+            if file.starts_with("bad") && n == 0 {
                 failures.push(format!("{rel}: expected findings of {}", m.id));
             }
-            if which == "good" && n != 0 {
+            if file.starts_with("good") && n != 0 {
                 failures.push(format!(
                     "{rel}: expected no findings of {}, got {n}\n{out}",
                     m.id
@@ -121,18 +158,18 @@ fn bad_fixture_snapshots() {
     for r in REGISTRY {
         let m = r.meta();
         let dir = root().join("tests/fixtures/rules").join(m.id);
-        if !dir.join("bad.yaml").exists() {
-            continue;
+        for file in fixtures(&dir, "bad") {
+            let args = args_for(m, &dir, &file, false);
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (_, out, _) = audit(&argv);
+            let suffix = file.trim_start_matches("bad").trim_start_matches('.');
+            let suffix = suffix.trim_end_matches(".yaml").trim_end_matches("yaml");
+            let name = if suffix.is_empty() {
+                format!("rule__{}", m.id)
+            } else {
+                format!("rule__{}__{}", m.id, suffix.replace('.', "_"))
+            };
+            insta::assert_snapshot!(name, out);
         }
-        let mut args = vec!["--select".to_string(), m.id.to_string()];
-        let mut extra = fixture_args(&dir, "bad");
-        extra.drain(..2); // text format instead of json
-        args.extend(extra);
-        args.push("--color".into());
-        args.push("never".into());
-        args.push(format!("tests/fixtures/rules/{}/bad.yaml", m.id));
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (_, out, _) = audit(&argv);
-        insta::assert_snapshot!(format!("rule__{}", m.id), out);
     }
 }

@@ -44,7 +44,9 @@
 //!    `USERNAME`, ...) and settings (`LENGTH`, `TTL`, `EXPIRY`, `TIMEOUT`, `ENABLED`,
 //!    `TYPE`, `METHOD`, `POLICY`, `HEADER`, `ALGORITHM`, `VERSION`, `MODE`, `ROTATION`,
 //!    time units, ...). `AWS_ACCESS_KEY_ID` is therefore not secret-named, but an
-//!    `AKIA...` value under it is caught by value. Keys listed in
+//!    `AKIA...` value under it is caught by value. `TOKEN_ID` is the one exception: it
+//!    holds the token itself (`VAULT_DEV_ROOT_TOKEN_ID`), where `KEY_ID` and `SECRET_ID`
+//!    name a key or a secrets-manager entry. Keys listed in
 //!    [`DetectorConfig::allow_names`] are never secret-named either; their values still go
 //!    through the by-value checks.
 //!
@@ -56,10 +58,10 @@
 //!    (where secrets *should* live), and not a `<placeholder>`. Weak literals such as
 //!    `changeme`, `password` or `admin` **are** reported: they are real, guessable
 //!    credentials.
-//! 4. **High entropy**, whatever the key: one token of at least
-//!    [`DetectorConfig::entropy_min_len`] characters, drawn only from the base64 / base64url
-//!    / hex alphabet (`A-Z a-z 0-9 + / = - _`, `=` only as trailing padding), with at least
-//!    one letter and one digit, whose Shannon entropy reaches
+//! 4. **High entropy**, whatever the key: one token (after an optional `base64:` label)
+//!    of at least [`DetectorConfig::entropy_min_len`] characters, drawn only from the
+//!    base64 / base64url / hex alphabet (`A-Z a-z 0-9 + / = - _`, `=` only as trailing
+//!    padding), with at least one letter and one digit, whose Shannon entropy reaches
 //!    [`DetectorConfig::entropy_threshold`] bits per character (three quarters of it for
 //!    hex-only strings, whose alphabet carries 4 bits instead of 6). Excluded, because they
 //!    are random-looking but public: UUIDs; hex strings of digest lengths (32, 40, 56, 64,
@@ -708,9 +710,18 @@ fn run_matches<'a>(mut at: Tokens<'_>, pattern: impl IntoIterator<Item = &'a str
 }
 
 fn ends_with_config_token(key: &str) -> bool {
-    Tokens::new(key)
-        .last()
-        .is_some_and(|t| CONFIG_TOKENS.iter().any(|c| t.eq_ignore_ascii_case(c)))
+    let (mut prev, mut last) = (None, None);
+    for t in Tokens::new(key) {
+        prev = last.replace(t);
+    }
+    let Some(last) = last else {
+        return false;
+    };
+    // A token id is the token (Vault's `VAULT_DEV_ROOT_TOKEN_ID`), unlike a key id.
+    if last.eq_ignore_ascii_case("ID") && prev.is_some_and(|p| p.eq_ignore_ascii_case("TOKEN")) {
+        return false;
+    }
+    CONFIG_TOKENS.iter().any(|c| last.eq_ignore_ascii_case(c))
 }
 
 /// True when the key names a secret (see the module documentation).
@@ -795,6 +806,11 @@ fn is_secrets_mount_path(v: &str) -> bool {
 const DIGEST_HEX_LENGTHS: &[usize] = &[32, 40, 56, 64, 96, 128];
 
 fn is_high_entropy(v: &str, cfg: &DetectorConfig) -> bool {
+    // `base64:<key>` (Laravel's APP_KEY and others) labels the encoding; judge the key.
+    let v = match v.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("base64:") => v.get(7..).unwrap_or(v),
+        _ => v,
+    };
     let b = v.as_bytes();
     if b.len() < cfg.entropy_min_len.max(1) {
         return false;
@@ -1008,6 +1024,7 @@ mod tests {
             ("API_TOKENS", "a,b"),
             ("PIN_PASSWORD", "123456"),
             ("KEYSTORE_PASSWORD", "\"quoted\""),
+            ("VAULT_DEV_ROOT_TOKEN_ID", "root"),
         ] {
             assert_eq!(d(k, v), Some(SecretKind::SecretName), "{k}={v}");
         }
@@ -1064,6 +1081,8 @@ mod tests {
             ("SECRET_ROTATION", "30d"),
             ("API_KEY_HEADER", "X-Api-Key"),
             ("CLIENT_SECRET_REF", "my-secret"),
+            ("KMS_KEY_ID", "alias/app"),
+            ("DB_SECRET_ID", "prod/db"),
         ] {
             assert_eq!(d(k, v), None, "{k}={v}");
         }
@@ -1425,6 +1444,13 @@ mod tests {
         );
         assert_eq!(
             d("X", "q8Zr3_Vx-Lm9Tn2Kp7Wb5Yc1Hd4Jf6Gs0Aeu"),
+            Some(SecretKind::HighEntropy)
+        );
+        assert_eq!(
+            d(
+                "APP_KEY",
+                "base64:Zx8Q2mN7vR4tY1pK9sL3wB6hJ0cF5gDa1234567890a="
+            ),
             Some(SecretKind::HighEntropy)
         );
         // Hex of a non-digest length uses the lower threshold.

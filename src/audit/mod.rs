@@ -33,7 +33,7 @@ use rayon::prelude::*;
 use crate::audit::finding::{FileId, Finding, InputError, Loc};
 use crate::audit::policy::{Policy, PolicyError};
 use crate::audit::report::Summary;
-use crate::audit::rules::{ComposeCx, Emitter, KubeCx, Params, RuleMeta, Target};
+use crate::audit::rules::{AciCx, ComposeCx, Emitter, KubeCx, Params, RuleMeta, Target};
 use crate::audit::source::compose::{self, ComposeProject};
 use crate::audit::source::interpolate::{parse_dotenv, Vars};
 use crate::audit::source::DocKind;
@@ -178,6 +178,11 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
             .unwrap_or("");
         let kind = if docs.is_empty() {
             DocKind::Other
+        } else if docs
+            .iter()
+            .any(|d| source::aci::is_container_group(&d.root))
+        {
+            DocKind::Aci
         } else if docs.iter().any(|d| source::is_kubernetes(&d.root)) {
             DocKind::Kubernetes
         } else if compose::is_compose_file_name(name)
@@ -202,6 +207,13 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
             DocKind::Compose => {
                 summary.files_scanned += 1;
                 summary.compose_files += 1;
+            }
+            DocKind::Aci => {
+                summary.files_scanned += 1;
+                summary.aci_groups += docs
+                    .iter()
+                    .filter(|d| source::aci::is_container_group(&d.root))
+                    .count();
             }
             DocKind::Other => summary.files_skipped += 1,
         }
@@ -337,8 +349,19 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
     let kube_objects: Vec<source::kubernetes::Object<'_>> = docs_by_file
         .iter()
         .enumerate()
-        .filter(|(i, _)| kinds[*i] == DocKind::Kubernetes && !errors.iter().any(|e| e.path == inputs[*i].display))
+        .filter(|(i, _)| {
+            kinds[*i] == DocKind::Kubernetes && !errors.iter().any(|e| e.path == inputs[*i].display)
+        })
         .flat_map(|(_, (id, docs))| source::kubernetes::objects(*id, docs))
+        .collect();
+
+    let aci_groups: Vec<source::aci::ContainerGroup<'_>> = docs_by_file
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            kinds[*i] == DocKind::Aci && !errors.iter().any(|e| e.path == inputs[*i].display)
+        })
+        .flat_map(|(_, (id, docs))| source::aci::groups(*id, docs))
         .collect();
 
     let mut findings: Vec<Finding> = if opts.parse_only {
@@ -349,6 +372,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
             .flat_map_iter(|p| run_compose_rules(p, &sources, &policy, &enabled))
             .collect();
         f.extend(run_kube_rules(&kube_objects, &sources, &policy, &enabled));
+        f.extend(run_aci_rules(&aci_groups, &sources, &policy, &enabled));
         f
     };
 
@@ -397,6 +421,34 @@ fn run_compose_rules(
     out
 }
 
+fn run_aci_rules(
+    groups: &[source::aci::ContainerGroup<'_>],
+    sources: &SourceMap,
+    policy: &Policy,
+    enabled: &[(&'static dyn rules::Rule, usize)],
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (rule, i) in enabled {
+        let cfg = &policy.rules[*i];
+        let Some(level) = cfg.level else { continue };
+        if !cfg.meta.targets.contains(&Target::Aci) {
+            continue;
+        }
+        let cx = AciCx {
+            sources,
+            params: Params {
+                meta: cfg.meta,
+                values: &cfg.params,
+            },
+        };
+        let mut em = Emitter::new(cfg.meta, level, &mut out);
+        for g in groups {
+            rule.aci_group(&cx, g, &mut em);
+        }
+    }
+    out
+}
+
 fn run_kube_rules(
     objects: &[source::kubernetes::Object<'_>],
     sources: &SourceMap,
@@ -407,7 +459,8 @@ fn run_kube_rules(
         return Vec::new();
     }
     // Objects in parallel chunks; the per-run (workspace) hooks once each.
-    let per_object = |range: &[source::kubernetes::Object<'_>], pods: &[source::kubernetes::PodSpec<'_>]| {
+    let per_object = |range: &[source::kubernetes::Object<'_>],
+                      pods: &[source::kubernetes::PodSpec<'_>]| {
         let mut out = Vec::new();
         for (rule, i) in enabled {
             let cfg = &policy.rules[*i];
@@ -439,7 +492,10 @@ fn run_kube_rules(
         .enumerate()
         .flat_map_iter(|(n, range)| {
             let (lo, hi) = (n * chunk, n * chunk + range.len());
-            let pods_here: Vec<_> = objects[lo..hi].iter().filter_map(|o| o.pod_spec()).collect();
+            let pods_here: Vec<_> = objects[lo..hi]
+                .iter()
+                .filter_map(|o| o.pod_spec())
+                .collect();
             per_object(range, &pods_here)
         })
         .collect();

@@ -30,6 +30,8 @@
 //! | `summary.files_skipped` | integer | YAML/JSON files of no known kind |
 //! | `summary.compose_files` | integer | compose files audited |
 //! | `summary.kubernetes_documents` | integer | Kubernetes documents audited |
+//! | `summary.aci_groups` | integer | Azure Container Instances container groups audited |
+//! | `summary.dockerfiles` | integer | Dockerfiles audited |
 //! | `summary.findings_suppressed` | integer | findings silenced by inline suppressions or policy exceptions |
 //! | `summary.by_severity` | object | `critical`, `high`, `medium`, `low`, `info`: number of findings of each |
 //! | `summary.fail_on` | string | the severity threshold of the run |
@@ -101,6 +103,8 @@ struct JsonSummary {
     files_skipped: usize,
     compose_files: usize,
     kubernetes_documents: usize,
+    aci_groups: usize,
+    dockerfiles: usize,
     findings_suppressed: usize,
     by_severity: BySeverity,
     fail_on: Severity,
@@ -170,6 +174,8 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
             files_skipped: s.files_skipped,
             compose_files: s.compose_files,
             kubernetes_documents: s.kubernetes_documents,
+            aci_groups: s.aci_groups,
+            dockerfiles: s.dockerfiles,
             findings_suppressed: s.findings_suppressed,
             by_severity: BySeverity {
                 critical: count(report.findings, Severity::Critical),
@@ -276,6 +282,8 @@ mod tests {
                 "files_skipped": 2,
                 "compose_files": 1,
                 "kubernetes_documents": 3,
+                "aci_groups": 0,
+                "dockerfiles": 0,
                 "findings_suppressed": 2,
                 "by_severity": {"critical": 1, "high": 1, "medium": 1, "low": 0, "info": 0},
                 "fail_on": "high",

@@ -34,6 +34,9 @@ pub struct Summary {
     pub files_skipped: usize,
     pub compose_files: usize,
     pub kubernetes_documents: usize,
+    /// Azure Container Instances container groups.
+    pub aci_groups: usize,
+    pub dockerfiles: usize,
     pub findings_suppressed: usize,
 }
 

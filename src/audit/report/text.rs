@@ -340,6 +340,16 @@ pub(super) fn summary_line(report: &Report<'_>) -> String {
             "Kubernetes documents",
         ));
     }
+    if s.aci_groups > 0 {
+        kinds.push(plural(
+            s.aci_groups,
+            "ACI container group",
+            "ACI container groups",
+        ));
+    }
+    if s.dockerfiles > 0 {
+        kinds.push(plural(s.dockerfiles, "Dockerfile", "Dockerfiles"));
+    }
     if !kinds.is_empty() {
         line.push_str(&format!(" ({})", kinds.join(", ")));
     }
@@ -545,6 +555,7 @@ networks:
                 compose_files: 1,
                 kubernetes_documents: 3,
                 findings_suppressed: 2,
+                ..Summary::default()
             },
             fail_on: Severity::High,
         }

@@ -7,6 +7,7 @@
 //! Rules blame nodes (their [`Loc`]); they never compute line numbers.
 
 use crate::audit::finding::{Finding, Loc, Related, Severity};
+use crate::audit::source::aci::ContainerGroup;
 use crate::audit::source::compose::{ComposeProject, Service};
 use crate::audit::source::kubernetes::{Object, PodSpec};
 use crate::audit::sources::SourceMap;
@@ -194,6 +195,12 @@ pub struct KubeCx<'a> {
     pub params: Params<'a>,
 }
 
+/// What an Azure Container Instances rule sees.
+pub struct AciCx<'a> {
+    pub sources: &'a SourceMap,
+    pub params: Params<'a>,
+}
+
 /// A rule. Implement the hooks for the inputs the rule reads; the rest default to nothing.
 pub trait Rule: Sync + Send {
     fn meta(&self) -> &'static RuleMeta;
@@ -212,6 +219,9 @@ pub trait Rule: Sync + Send {
 
     /// Called once per run with every Kubernetes object, for cross-object rules.
     fn kube_workspace(&self, _cx: &KubeCx<'_>, _out: &mut Emitter<'_>) {}
+
+    /// Called once per Azure Container Instances container group.
+    fn aci_group(&self, _cx: &AciCx<'_>, _group: &ContainerGroup<'_>, _out: &mut Emitter<'_>) {}
 }
 
 pub mod capabilities_not_dropped;

@@ -74,7 +74,12 @@ impl<'a> Object<'a> {
     pub fn pod_spec(&self) -> Option<PodSpec<'a>> {
         let (meta, spec) = match self.kind {
             "Pod" => (self.metadata(), self.spec()?),
-            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController" | "Job" => {
+            "Deployment"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "ReplicaSet"
+            | "ReplicationController"
+            | "Job" => {
                 let t = self.spec()?.get("template")?;
                 (t.get("metadata"), t.get("spec")?)
             }
@@ -97,7 +102,9 @@ impl<'a> Object<'a> {
 pub fn objects<'a>(file: FileId, docs: &'a [Document]) -> Vec<Object<'a>> {
     let mut out = Vec::new();
     for d in docs {
-        let Some(obj) = Object::from_node(file, &d.root) else { continue };
+        let Some(obj) = Object::from_node(file, &d.root) else {
+            continue;
+        };
         if obj.kind == "List" || obj.kind.ends_with("List") && obj.node.get("items").is_some() {
             for item in obj.node.get("items").and_then(Node::as_seq).unwrap_or(&[]) {
                 out.extend(Object::from_node(file, item));
@@ -259,13 +266,19 @@ impl<'a> Container<'a> {
     pub fn setting(&self, field: &str) -> Option<Setting<'a>> {
         if let Some(n) = self.security_context().and_then(|sc| sc.get(field)) {
             if !n.is_null() {
-                return Some(Setting { node: n, from_pod: false });
+                return Some(Setting {
+                    node: n,
+                    from_pod: false,
+                });
             }
         }
         if INHERITED_FIELDS.contains(&field) {
             if let Some(n) = self.pod.security_context().and_then(|sc| sc.get(field)) {
                 if !n.is_null() {
-                    return Some(Setting { node: n, from_pod: true });
+                    return Some(Setting {
+                        node: n,
+                        from_pod: true,
+                    });
                 }
             }
         }
@@ -370,6 +383,9 @@ mod tests {
         let r = &docs[0].root;
         assert!(selector_matches(r.get("a").unwrap(), &[]));
         assert!(selector_matches(r.get("b").unwrap(), &[("app", "x")]));
-        assert!(!selector_matches(r.get("b").unwrap(), &[("app", "x"), ("tier", "db")]));
+        assert!(!selector_matches(
+            r.get("b").unwrap(),
+            &[("app", "x"), ("tier", "db")]
+        ));
     }
 }

@@ -1,5 +1,6 @@
 //! Typed views over loaded documents, one module per input kind.
 
+pub mod aci;
 pub mod compose;
 pub mod interpolate;
 pub mod kubernetes;
@@ -10,6 +11,7 @@ use crate::audit::yaml::Node;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DocKind {
     Compose,
+    Aci,
     Kubernetes,
     Other,
 }
@@ -22,7 +24,9 @@ pub fn is_kubernetes(root: &Node) -> bool {
 
 /// Classifies one document by content.
 pub fn classify(root: &Node) -> DocKind {
-    if is_kubernetes(root) {
+    if aci::is_container_group(root) {
+        DocKind::Aci
+    } else if is_kubernetes(root) {
         DocKind::Kubernetes
     } else if compose::looks_like_compose(root) {
         DocKind::Compose
