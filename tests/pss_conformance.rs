@@ -130,3 +130,74 @@ fn policies_enable_exactly_the_mapped_rules() {
         assert_eq!(enabled, expected, "{level}.yaml");
     }
 }
+
+/// `(rule, line, column)` of every finding of `file` under the restricted policy.
+fn restricted_hits(file: &std::path::Path) -> Vec<(String, u64, u64)> {
+    let policy = root().join("policies/restricted.yaml");
+    let (code, out, err) = audit(&[
+        "--format",
+        "json",
+        "--policy",
+        policy.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        code == 0 || code == 1,
+        "{}: exit {code}: {err}",
+        file.display()
+    );
+    let mut v = support::hits(&json(&out));
+    v.sort();
+    v
+}
+
+#[test]
+fn findings_in_a_multi_document_file_point_into_their_own_document() {
+    // Three fail fixtures whose findings sit at the pod level, in a container and in an
+    // init container, joined into one stream.
+    let parts = [
+        "restricted/fail/runasuser0.yaml",
+        "restricted/fail/capabilities_baseline1.yaml",
+        "restricted/fail/seccompprofile_restricted4.yaml",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut joined = String::new();
+    let mut expected = Vec::new();
+    // (first line, last line) of each document in the joined file, 1-based.
+    let mut ranges = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let path = shared(&format!("conformance/psa/v1.37/{part}"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        if i > 0 {
+            if !joined.ends_with('\n') {
+                joined.push('\n');
+            }
+            joined.push_str("---\n");
+        }
+        let offset = joined.lines().count() as u64;
+        let lines = text.lines().count() as u64;
+        ranges.push((offset + 1, offset + lines));
+        joined.push_str(&text);
+        let alone = restricted_hits(&path);
+        assert!(!alone.is_empty(), "{part} has no findings");
+        expected.extend(alone.into_iter().map(|(r, l, c)| (r, l + offset, c)));
+    }
+    let file = dir.path().join("pods.yaml");
+    std::fs::write(&file, &joined).unwrap();
+    let got = restricted_hits(&file);
+    expected.sort();
+    assert_eq!(got, expected, "findings of the joined stream\n{joined}");
+    // Every document got its own findings, and none point at a `---` separator.
+    for (first, last) in &ranges {
+        assert!(
+            got.iter().any(|(_, l, _)| l >= first && l <= last),
+            "no finding in lines {first}..={last}"
+        );
+    }
+    for (rule, line, _) in &got {
+        assert!(
+            ranges.iter().any(|(a, b)| line >= a && line <= b),
+            "{rule} at line {line} lies outside every document"
+        );
+    }
+}

@@ -21,7 +21,11 @@ use crate::audit::yaml::{self, Kind, Limits, Node};
 pub const DEFAULT_POLICY: &str = include_str!("../../policies/default.yaml");
 
 /// Built-in policies by name (usable in `extends` and `--policy`).
-pub const BUILTIN: &[(&str, &str)] = &[("default", DEFAULT_POLICY)];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("default", DEFAULT_POLICY),
+    ("baseline", include_str!("../../policies/baseline.yaml")),
+    ("restricted", include_str!("../../policies/restricted.yaml")),
+];
 
 /// A policy problem: always names the file and, when known, the line and column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,16 +1,22 @@
 //! `privilege-escalation-allowed`: `no-new-privileges` is not set.
 
-use crate::audit::rules::{ComposeCx, Emitter, Rule, RuleMeta};
+use crate::audit::rules::{pss, ComposeCx, Emitter, KubeCx, Rule, RuleMeta};
 use crate::audit::source::compose::Service;
+use crate::audit::source::kubernetes::PodSpec;
 
 crate::declare_rule! {
     /// ## What it does
-    /// Flags services without `no-new-privileges:true` (or `no-new-privileges`) in
-    /// `security_opt`, and services that set it to false.
+    /// - Compose: flags services without `no-new-privileges:true` (or `no-new-privileges`)
+    ///   in `security_opt`, and services that set it to false.
+    /// - Kubernetes: flags every container (regular, init, native sidecar, ephemeral) whose
+    ///   `securityContext.allowPrivilegeEscalation` is not explicitly `false` (Pod Security
+    ///   Standards restricted check `allowPrivilegeEscalation`: unset counts as allowed,
+    ///   because that is the kernel default). Pods with `os.name: windows` are skipped, as
+    ///   Pod Security Admission does.
     ///
     /// ## Why it matters
     /// Without it, a process can gain privileges through set-user-ID binaries or file
-    /// capabilities (`sudo`, `su`, a planted setuid shell), undoing a non-root `user:`.
+    /// capabilities (`sudo`, `su`, a planted setuid shell), undoing a non-root user.
     ///
     /// ## Example
     /// ```yaml
@@ -19,20 +25,38 @@ crate::declare_rule! {
     ///     image: app:1.4
     /// ```
     ///
+    /// ```yaml
+    /// apiVersion: batch/v1
+    /// kind: Job
+    /// metadata: {name: migrate}
+    /// spec:
+    ///   template:
+    ///     spec:
+    ///       containers:
+    ///       - name: migrate
+    ///         image: registry.example.com/migrate:4.1
+    /// ```
+    ///
     /// ## Fix
     /// ```yaml
     ///     security_opt: ["no-new-privileges:true"]
     /// ```
     ///
+    /// ```yaml
+    ///         securityContext:
+    ///           allowPrivilegeEscalation: false
+    /// ```
+    ///
     /// ## References
     /// - Linux `PR_SET_NO_NEW_PRIVS`
     /// - CIS Docker Benchmark 5.25
+    /// - Kubernetes Pod Security Standards (restricted): Privilege Escalation
     PrivilegeEscalationAllowed {
         id: "privilege-escalation-allowed",
-        title: "no-new-privileges is not set",
+        title: "Privilege escalation (no-new-privileges) is not prevented",
         category: LeastPrivilege,
         severity: Medium,
-        targets: [Compose],
+        targets: [Compose, Kubernetes],
         params: [],
     }
 }
@@ -76,6 +100,36 @@ impl Rule for PrivilegeEscalationAllowed {
                 )
                 .help("add `security_opt: [\"no-new-privileges:true\"]`")
                 .resource(svc.resource());
+            }
+        }
+    }
+
+    fn kube_pod(&self, _cx: &KubeCx<'_>, pod: &PodSpec<'_>, out: &mut Emitter<'_>) {
+        if pss::is_windows(pod) {
+            return;
+        }
+        for c in pod.containers() {
+            match c.own_setting(&["allowPrivilegeEscalation"]) {
+                Some(n) if n.as_bool() == Some(false) => {}
+                Some(n) => {
+                    out.emit(
+                        n.loc,
+                        format!("{} explicitly allows privilege escalation", c.describe()),
+                    )
+                    .help("set `securityContext.allowPrivilegeEscalation: false`")
+                    .resource(pod.object.resource());
+                }
+                None => {
+                    out.emit(
+                        c.loc(),
+                        format!(
+                            "{} does not set allowPrivilegeEscalation: false",
+                            c.describe()
+                        ),
+                    )
+                    .help("add `securityContext.allowPrivilegeEscalation: false`; unset means allowed")
+                    .resource(pod.object.resource());
+                }
             }
         }
     }

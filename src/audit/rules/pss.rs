@@ -5,6 +5,10 @@
 //! the upstream Pod Security Admission fixtures with them and checks that every `fail`
 //! fixture is flagged by the rule mapped to its check and no `pass` fixture is flagged.
 
+use crate::audit::finding::Loc;
+use crate::audit::source::kubernetes::PodSpec;
+use crate::audit::yaml::Node;
+
 /// A Pod Security Standards level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
@@ -89,4 +93,38 @@ pub fn rules_for(check: &str) -> Option<&'static [&'static str]> {
         .iter()
         .find(|(c, _, _)| c.eq_ignore_ascii_case(check))
         .map(|(_, _, r)| *r)
+}
+
+/// The capabilities the baseline level lets a container add (`capabilities_baseline`), as
+/// Pod Security Admission spells them: upper case, without the `CAP_` prefix.
+pub const BASELINE_CAPABILITIES: &[&str] = &[
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+];
+
+/// `spec.os.name: windows`. Pod Security Admission (v1.25+) skips the Linux-only restricted
+/// checks (`allowPrivilegeEscalation`, `capabilities_restricted`,
+/// `seccompProfile_restricted`) for such pods, because Windows has none of those mechanisms.
+pub fn is_windows(pod: &PodSpec<'_>) -> bool {
+    pod.get("os")
+        .and_then(|os| os.get("name"))
+        .and_then(Node::as_str)
+        == Some("windows")
+}
+
+/// Where to blame a field that holds a mapping or a list: its key, which is what a reader
+/// looks for (the value of a block collection starts on the next line).
+pub fn key_loc(parent: &Node, key: &str) -> Option<Loc> {
+    parent.entry(key).map(|e| e.key.loc)
 }

@@ -1,13 +1,21 @@
 //! `runs-as-root`: the container's process runs as uid 0.
 
-use crate::audit::rules::{ComposeCx, Emitter, Rule, RuleMeta};
+use crate::audit::rules::{ComposeCx, Emitter, KubeCx, Rule, RuleMeta};
 use crate::audit::source::compose::Service;
+use crate::audit::source::kubernetes::PodSpec;
 
 crate::declare_rule! {
     /// ## What it does
-    /// Flags services without a `user:` (most images default to root) and services whose
-    /// `user:` is `0`, `root`, or `0:<gid>`/`root:<group>`. Services that only `build:` are
-    /// flagged too: the Dockerfile's `USER` cannot be seen from the compose file.
+    /// - Compose: flags services without a `user:` (most images default to root) and
+    ///   services whose `user:` is `0`, `root`, or `0:<gid>`/`root:<group>`. Services that
+    ///   only `build:` are flagged too: the Dockerfile's `USER` cannot be seen from the
+    ///   compose file.
+    /// - Kubernetes (Pod Security Standards restricted checks `runAsNonRoot` and
+    ///   `runAsUser`): flags a pod-level `runAsNonRoot: false`; every container (regular,
+    ///   init, native sidecar, ephemeral) whose effective `runAsNonRoot` is not `true` (its
+    ///   own value wins, the pod's applies when it sets none); and `runAsUser: 0` in the
+    ///   pod's or any container's `securityContext`. Pods with `hostUsers: false` are
+    ///   exempt: uid 0 in a user namespace is not root on the node.
     ///
     /// ## Why it matters
     /// Root in a container is root on the host's kernel: any breakout, writable host mount or
@@ -21,9 +29,30 @@ crate::declare_rule! {
     ///     image: app:1.4
     /// ```
     ///
+    /// ```yaml
+    /// apiVersion: apps/v1
+    /// kind: StatefulSet
+    /// metadata: {name: ledger}
+    /// spec:
+    ///   template:
+    ///     spec:
+    ///       containers:
+    ///       - name: ledger
+    ///         image: registry.example.com/ledger:3.0
+    ///         securityContext:
+    ///           runAsUser: 0
+    /// ```
+    ///
     /// ## Fix
     /// ```yaml
     ///     user: "10001:10001"
+    /// ```
+    ///
+    /// ```yaml
+    ///     spec:
+    ///       securityContext:
+    ///         runAsNonRoot: true
+    ///         runAsUser: 10001
     /// ```
     ///
     /// ## References
@@ -34,7 +63,7 @@ crate::declare_rule! {
         title: "Container runs as root",
         category: LeastPrivilege,
         severity: Medium,
-        targets: [Compose],
+        targets: [Compose, Kubernetes],
         params: [],
     }
 }
@@ -66,6 +95,64 @@ impl Rule for RunsAsRoot {
                 )
                 .help("set `user:` to a non-zero uid such as \"10001:10001\"")
                 .resource(svc.resource());
+            }
+        }
+    }
+
+    fn kube_pod(&self, _cx: &KubeCx<'_>, pod: &PodSpec<'_>, out: &mut Emitter<'_>) {
+        if pod.in_user_namespace() {
+            return;
+        }
+        let resource = pod.object.resource();
+        let pod_sc = pod.security_context();
+        if let Some(n) = pod_sc.and_then(|sc| sc.get("runAsNonRoot")) {
+            if n.as_bool() == Some(false) {
+                out.emit(n.loc, "the pod sets runAsNonRoot: false")
+                    .help("set `runAsNonRoot: true` in the pod's securityContext")
+                    .resource(resource.as_str());
+            }
+        }
+        if let Some(n) = pod_sc.and_then(|sc| sc.get("runAsUser")) {
+            if n.as_i64() == Some(0) {
+                out.emit(n.loc, "the pod runs as root (runAsUser: 0)")
+                    .help("set `runAsUser` to a non-zero uid such as 10001")
+                    .resource(resource.as_str());
+            }
+        }
+        for c in pod.containers() {
+            match c.setting("runAsNonRoot") {
+                Some(s) if s.node.as_bool() == Some(true) => {}
+                // A pod-level false is reported once, above.
+                Some(s) if s.from_pod => {}
+                Some(s) => {
+                    out.emit(
+                        s.node.loc,
+                        format!("{} sets runAsNonRoot: false", c.describe()),
+                    )
+                    .help("set `runAsNonRoot: true`, or remove it to inherit the pod's `true`")
+                    .resource(resource.as_str());
+                }
+                None => {
+                    out.emit(
+                        c.loc(),
+                        format!(
+                            "{} may run as root: neither it nor the pod sets runAsNonRoot: true",
+                            c.describe()
+                        ),
+                    )
+                    .help("set `runAsNonRoot: true` in the pod's securityContext (all containers inherit it)")
+                    .resource(resource.as_str());
+                }
+            }
+            if let Some(s) = c.setting("runAsUser") {
+                if !s.from_pod && s.node.as_i64() == Some(0) {
+                    out.emit(
+                        s.node.loc,
+                        format!("{} runs as root (runAsUser: 0)", c.describe()),
+                    )
+                    .help("set `runAsUser` to a non-zero uid such as 10001")
+                    .resource(resource.as_str());
+                }
             }
         }
     }

@@ -179,7 +179,7 @@ impl<'a> PodSpec<'a> {
             .and_then(|m| m.get("labels"))
             .map(|l| {
                 l.str_entries()
-                    .filter_map(|(k, e)| Some((k, e.value.as_str().unwrap_or(""))))
+                    .map(|(k, e)| (k, e.value.as_str().unwrap_or("")))
                     .collect()
             })
             .unwrap_or_default()
@@ -200,7 +200,19 @@ impl<'a> PodSpec<'a> {
     /// Where "missing field" findings about the pod point: the `spec:` key of the pod
     /// (template), falling back to the object's `kind`.
     pub fn loc(&self) -> Loc {
-        self.spec.loc
+        // The spec node itself starts at its first key; the `spec:` key is the mapping entry
+        // that holds it, one level up (the object for Pods, the pod template otherwise).
+        let holder = match self.object.kind {
+            "Pod" => Some(self.object.node),
+            "CronJob" => self
+                .object
+                .node
+                .path(&["spec", "jobTemplate", "spec", "template"]),
+            _ => self.object.node.path(&["spec", "template"]),
+        };
+        holder
+            .and_then(|h| h.entry("spec"))
+            .map_or(self.object.kind_loc(), |e| e.key.loc)
     }
 
     /// All containers: regular, init (incl. native sidecars) and ephemeral.
@@ -312,6 +324,23 @@ impl<'a> Container<'a> {
     }
 }
 
+/// The Helm template a rendered document came from: the `# Source: chart/templates/x.yaml`
+/// comment that `helm template` writes at the top of each document, searched backwards from
+/// `line` (1-based) to the document's `---` separator. Returns the comment's line and path.
+pub fn helm_source(text: &str, line: u32) -> Option<(u32, &str)> {
+    let lines: Vec<&str> = text.lines().take(line as usize).collect();
+    for (i, l) in lines.iter().enumerate().rev() {
+        let t = l.trim();
+        if let Some(path) = t.strip_prefix("# Source:") {
+            return Some((i as u32 + 1, path.trim()));
+        }
+        if t == "---" || t.starts_with("--- ") {
+            return None;
+        }
+    }
+    None
+}
+
 /// Does a label selector (`matchLabels` + `matchExpressions`) select `labels`?
 /// An empty selector (`{}`) selects everything, as the API defines.
 pub fn selector_matches(selector: &Node, labels: &[(&str, &str)]) -> bool {
@@ -370,6 +399,14 @@ mod tests {
         assert!(cs[0].setting("runAsUser").unwrap().from_pod);
         assert!(cs[0].setting("privileged").is_none());
         assert_eq!(pod.labels(), vec![("app", "c")]);
+    }
+
+    #[test]
+    fn helm_sources() {
+        let text =
+            "---\n# Source: chart/templates/a.yaml\napiVersion: v1\nkind: Pod\n---\nkind: Pod\n";
+        assert_eq!(helm_source(text, 4), Some((2, "chart/templates/a.yaml")));
+        assert_eq!(helm_source(text, 6), None);
     }
 
     #[test]
