@@ -242,7 +242,10 @@ enum Frame {
     },
 }
 
-struct Builder {
+struct Builder<'t> {
+    text: &'t str,
+    /// Byte offset of each line start, built lazily for quoted-scalar spans.
+    line_starts: Vec<usize>,
     file: FileId,
     limits: Limits,
     stack: Vec<Frame>,
@@ -255,6 +258,8 @@ struct Builder {
 pub fn load(text: &str, file: FileId, limits: Limits) -> Result<Vec<Document>, LoadError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut b = Builder {
+        text,
+        line_starts: Vec::new(),
         file,
         limits,
         stack: Vec::new(),
@@ -278,7 +283,50 @@ pub fn load(text: &str, file: FileId, limits: Limits) -> Result<Vec<Document>, L
     Ok(b.docs)
 }
 
-impl Builder {
+impl Builder<'_> {
+    /// The parser's span of a quoted scalar runs on over trailing blanks and comments;
+    /// measure the token itself, up to its closing quote, from the source line.
+    fn quoted_len(&mut self, loc: Loc) -> u32 {
+        if self.line_starts.is_empty() {
+            self.line_starts.push(0);
+            self.line_starts
+                .extend(memchr::memchr_iter(b'\n', self.text.as_bytes()).map(|i| i + 1));
+        }
+        let Some(&start) = self.line_starts.get(loc.line as usize - 1) else {
+            return loc.len;
+        };
+        let line = self.text[start..].lines().next().unwrap_or("");
+        let mut chars = line.chars().skip(loc.col as usize - 1);
+        let quote = match chars.next() {
+            Some(q @ ('"' | '\'')) => q,
+            _ => return loc.len,
+        };
+        let mut n = 1u32;
+        let mut escaped = false;
+        let mut prev_quote = false;
+        for c in chars {
+            n += 1;
+            if quote == '"' {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == '"' {
+                    return n;
+                }
+            } else if c == '\'' {
+                // `''` is an escaped quote inside a single-quoted scalar.
+                prev_quote = !prev_quote;
+            } else if prev_quote {
+                return n - 1;
+            }
+        }
+        if quote == '\'' && prev_quote {
+            return n;
+        }
+        loc.len
+    }
+
     fn loc(&self, span: Span) -> Loc {
         let len = if span.start.line() == span.end.line() {
             span.end.col().saturating_sub(span.start.col()) as u32
@@ -303,6 +351,14 @@ impl Builder {
                     ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
                     ScalarStyle::Literal => Style::Literal,
                     ScalarStyle::Folded => Style::Folded,
+                };
+                let loc = if matches!(style, Style::SingleQuoted | Style::DoubleQuoted) && loc.len > 0 {
+                    Loc {
+                        len: self.quoted_len(loc),
+                        ..loc
+                    }
+                } else {
+                    loc
                 };
                 let node = Node {
                     loc,
@@ -556,6 +612,14 @@ mod tests {
         // Merged values keep the location of the anchor that set them.
         assert_eq!(c.get("x").unwrap().loc.line, 1);
         assert_eq!(c.get("y").unwrap().loc.line, 5);
+    }
+
+    #[test]
+    fn quoted_scalar_spans_stop_at_the_closing_quote() {
+        let n = one("a: \"tr\\\"ue\"   # c\nb: 'it''s'  # d\nc: 'x'\n");
+        assert_eq!(n.get("a").unwrap().loc.len, 8);
+        assert_eq!(n.get("b").unwrap().loc.len, 7);
+        assert_eq!(n.get("c").unwrap().loc.len, 3);
     }
 
     #[test]
