@@ -74,6 +74,11 @@ impl<'a> ContainerGroup<'a> {
         format!("container group {}", self.name)
     }
 
+    /// ``container group `trading-gw` ``, for messages.
+    pub fn describe(&self) -> String {
+        format!("container group `{}`", self.name)
+    }
+
     /// Where findings about a missing group-level field point: the `name:` value.
     pub fn loc(&self) -> Loc {
         self.node.get("name").map_or(self.node.loc, |n| n.loc)
@@ -92,6 +97,18 @@ impl<'a> ContainerGroup<'a> {
             }
         }
         out
+    }
+
+    /// `imageRegistryCredentials` items.
+    pub fn registry_credentials(&self) -> &'a [Node] {
+        self.prop("imageRegistryCredentials")
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+    }
+
+    /// `volumes` items.
+    pub fn volumes(&self) -> &'a [Node] {
+        self.prop("volumes").and_then(Node::as_seq).unwrap_or(&[])
     }
 
     /// The group has a managed identity (system- or user-assigned).
@@ -123,6 +140,11 @@ impl<'a> AciContainer<'a> {
             },
             self.name
         )
+    }
+
+    /// The container's `securityContext`.
+    pub fn security_context(&self) -> Option<&'a Node> {
+        self.prop("securityContext")
     }
 
     /// `environmentVariables` items.
