@@ -1,13 +1,14 @@
 //! `docker-socket-mounted`: the container engine's socket is mounted in.
 
-use crate::audit::rules::{ComposeCx, Emitter, Rule, RuleMeta};
+use crate::audit::rules::{ComposeCx, Emitter, KubeCx, Rule, RuleMeta};
 use crate::audit::source::compose::{MountKind, Service};
+use crate::audit::source::kubernetes::PodSpec;
 
 crate::declare_rule! {
     /// ## What it does
     /// Flags bind mounts of a container-engine control socket: `docker.sock`,
     /// `containerd.sock`, `crio.sock`, `podman.sock` (under `/var/run`, `/run` or anywhere),
-    /// read-only or not.
+    /// read-only or not, and Kubernetes `hostPath` volumes whose `path` is such a socket.
     ///
     /// ## Why it matters
     /// Access to the engine socket is root on the host: the container can start a privileged
@@ -19,6 +20,18 @@ crate::declare_rule! {
     /// services:
     ///   agent:
     ///     volumes: ["/var/run/docker.sock:/var/run/docker.sock"]
+    /// ```
+    ///
+    /// ```yaml
+    /// apiVersion: apps/v1
+    /// kind: DaemonSet
+    /// metadata: {name: log-shipper, namespace: observability}
+    /// spec:
+    ///   template:
+    ///     spec:
+    ///       volumes:
+    ///       - name: docker
+    ///         hostPath: {path: /var/run/docker.sock, type: Socket}
     /// ```
     ///
     /// ## Fix
@@ -33,7 +46,7 @@ crate::declare_rule! {
         title: "Container engine socket mounted into a container",
         category: LeastPrivilege,
         severity: Critical,
-        targets: [Compose],
+        targets: [Compose, Kubernetes],
         params: [],
     }
 }
@@ -68,6 +81,26 @@ impl Rule for DockerSocketMounted {
                 .help("remove the mount; access to the engine API is root on the host")
                 .resource(svc.resource());
             }
+        }
+    }
+
+    fn kube_pod(&self, _cx: &KubeCx<'_>, pod: &PodSpec<'_>, out: &mut Emitter<'_>) {
+        for (name, vol) in pod.volumes() {
+            let Some(path) = vol.path(&["hostPath", "path"]) else {
+                continue;
+            };
+            let Some(p) = path.as_str().filter(|p| is_engine_socket(p)) else {
+                continue;
+            };
+            out.emit(
+                path.loc,
+                format!(
+                    "volume `{name}` of {} mounts the container engine socket {p} from the host",
+                    pod.object.resource()
+                ),
+            )
+            .help("remove the hostPath volume; access to the engine API is root on the node")
+            .resource(pod.object.resource());
         }
     }
 }

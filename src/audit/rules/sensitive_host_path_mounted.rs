@@ -1,16 +1,18 @@
 //! `sensitive-host-path-mounted`: a sensitive host directory is bind-mounted.
 
 use crate::audit::rules::docker_socket_mounted::is_engine_socket;
-use crate::audit::rules::{ComposeCx, Emitter, ParamDefault, ParamMeta, Rule, RuleMeta};
+use crate::audit::rules::{ComposeCx, Emitter, KubeCx, ParamDefault, ParamMeta, Rule, RuleMeta};
 use crate::audit::source::compose::{MountKind, Service};
+use crate::audit::source::kubernetes::PodSpec;
 
 crate::declare_rule! {
     /// ## What it does
     /// Flags bind mounts whose host path is one of the `paths` parameter or below one of
     /// them (default: `/`, `/etc`, `/proc`, `/sys`, `/boot`, `/root`, `/home`, `/var/run`,
     /// `/run`, `/dev`, `/var/lib/docker`, `/var/lib/containerd`, `/var/lib/kubelet`,
-    /// `/var/log`, `/usr`, `/lib`, `/bin`, `/sbin`), read-only or not. Engine sockets are
-    /// left to `docker-socket-mounted`.
+    /// `/var/log`, `/usr`, `/lib`, `/bin`, `/sbin`), read-only or not; in Kubernetes, the
+    /// same for the `path` of `hostPath` volumes. Engine sockets are left to
+    /// `docker-socket-mounted`.
     ///
     /// ## Why it matters
     /// These directories hold host credentials (`/etc/shadow`, kubelet and cloud agent
@@ -25,9 +27,23 @@ crate::declare_rule! {
     ///     volumes: ["/etc:/host-etc:ro"]
     /// ```
     ///
+    /// ```yaml
+    /// apiVersion: apps/v1
+    /// kind: DaemonSet
+    /// metadata: {name: node-exporter, namespace: observability}
+    /// spec:
+    ///   template:
+    ///     spec:
+    ///       volumes:
+    ///       - name: kubelet
+    ///         hostPath: {path: /var/lib/kubelet}
+    /// ```
+    ///
     /// ## Fix
     /// Mount only the specific file or application directory needed, from a path the
-    /// service owns (`./config/app.toml:/etc/app/app.toml:ro`), or use a named volume.
+    /// service owns (`./config/app.toml:/etc/app/app.toml:ro`), or use a named volume. In
+    /// Kubernetes, use a `configMap`, `secret`, `projected` or `persistentVolumeClaim` volume
+    /// instead of `hostPath`.
     ///
     /// ## References
     /// - CIS Docker Benchmark 5.5
@@ -36,7 +52,7 @@ crate::declare_rule! {
         title: "Sensitive host path bind-mounted",
         category: LeastPrivilege,
         severity: High,
-        targets: [Compose],
+        targets: [Compose, Kubernetes],
         params: [ParamMeta {
             name: "paths",
             doc: "Host paths that must not be bind-mounted (the path itself or anything below it; `/` matches only itself).",
@@ -96,6 +112,28 @@ impl Rule for SensitiveHostPathMounted {
             )
             .help("mount only the specific files the service needs, or use a named volume")
             .resource(svc.resource());
+        }
+    }
+
+    fn kube_pod(&self, cx: &KubeCx<'_>, pod: &PodSpec<'_>, out: &mut Emitter<'_>) {
+        let paths = cx.params.str_list("paths");
+        for (name, vol) in pod.volumes() {
+            let Some(path) = vol.path(&["hostPath", "path"]) else {
+                continue;
+            };
+            let Some(p) = path.as_str() else { continue };
+            if is_engine_socket(p) || !is_sensitive(p, paths) {
+                continue;
+            }
+            out.emit(
+                path.loc,
+                format!(
+                    "volume `{name}` of {} mounts the sensitive host path {p}",
+                    pod.object.resource()
+                ),
+            )
+            .help("mount only what the workload needs through a configMap, secret, projected or persistentVolumeClaim volume")
+            .resource(pod.object.resource());
         }
     }
 }
