@@ -173,3 +173,20 @@ fn bad_fixture_snapshots() {
         }
     }
 }
+
+#[test]
+fn rules_reference_is_generated_from_the_code() {
+    let out = support::bin()
+        .args(["rules", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let committed = std::fs::read_to_string(root().join("docs/rules.md")).unwrap_or_default();
+    assert!(
+        generated == committed,
+        "docs/rules.md is stale; regenerate it with: cargo run -- rules --format markdown > docs/rules.md"
+    );
+    for r in REGISTRY {
+        assert!(generated.contains(&format!("## {}\n", r.meta().id)));
+    }
+}

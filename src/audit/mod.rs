@@ -1,16 +1,20 @@
 //! The audit engine: discover → load → classify → build views → run rules → filter → report.
 //!
 //! - **Discover**: files and directories (recursive, honouring `.gitignore`, `--exclude`
-//!   globs), `-` for stdin. Directories contribute `*.yaml`, `*.yml` and `*.json`.
-//! - **Load**: in parallel (rayon); each file through the span-preserving YAML loader under
-//!   a size cap. A file that cannot be read or parsed becomes an [`InputError`] (exit 2) and
-//!   the run goes on with the others.
-//! - **Classify**: compose by name (`compose*.y{a,}ml`, `docker-compose*.y{a,}ml`,
-//!   `*.compose.y{a,}ml`) or content (top-level `services:`); Kubernetes by
-//!   `apiVersion` + `kind`; anything else is skipped and counted.
+//!   globs), `-` for stdin. Directories contribute `*.yaml`, `*.yml`, `*.json` and
+//!   Dockerfiles by name (`Dockerfile`, `Dockerfile.*`, `*.Dockerfile`, `Containerfile`...,
+//!   see [`source::dockerfile::is_dockerfile_name`]); a file named on the command line is a
+//!   Dockerfile by the same names, anything else is YAML/JSON (stdin included).
+//! - **Load**: in parallel (rayon); each file under a size cap and the UTF-8/NUL checks, then
+//!   through the span-preserving YAML loader, or the Dockerfile parser for Dockerfiles. A
+//!   file that cannot be read or parsed becomes an [`InputError`] (exit 2, with the line of
+//!   a parse error) and the run goes on with the others.
+//! - **Classify**: Dockerfiles by name; compose by name (`compose*.y{a,}ml`,
+//!   `docker-compose*.y{a,}ml`, `*.compose.y{a,}ml`) or content (top-level `services:`);
+//!   Kubernetes by `apiVersion` + `kind`; anything else is skipped and counted.
 //! - **Projects**: a compose base file merges its `compose.override.y{a,}ml` sibling, as
 //!   `docker compose` does; `--compose-file A --compose-file B` names one project explicitly.
-//! - **Rules** run per project in parallel, then suppressions and policy exceptions filter
+//! - **Rules** run per compose project and per Dockerfile in parallel, then suppressions and policy exceptions filter
 //!   the findings, and the engine adds its own findings about suppressions and exceptions.
 
 pub mod detect;
@@ -33,8 +37,11 @@ use rayon::prelude::*;
 use crate::audit::finding::{FileId, Finding, InputError, Loc};
 use crate::audit::policy::{Policy, PolicyError};
 use crate::audit::report::Summary;
-use crate::audit::rules::{AciCx, ComposeCx, Emitter, KubeCx, Params, RuleMeta, Target};
+use crate::audit::rules::{
+    AciCx, ComposeCx, DockerfileCx, Emitter, KubeCx, Params, RuleMeta, Target,
+};
 use crate::audit::source::compose::{self, ComposeProject};
+use crate::audit::source::dockerfile::{self, Dockerfile};
 use crate::audit::source::interpolate::{parse_dotenv, Vars};
 use crate::audit::source::DocKind;
 use crate::audit::sources::SourceMap;
@@ -109,6 +116,8 @@ pub struct AuditOutcome {
 struct Input {
     display: String,
     path: Option<PathBuf>,
+    /// Parsed as a Dockerfile (chosen by file name at discovery), not as YAML.
+    dockerfile: bool,
 }
 
 struct Loaded {
@@ -144,6 +153,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
         inputs.push(Input {
             display: display_path(f),
             path: Some(f.clone()),
+            dockerfile: false,
         });
     }
     let n_explicit = opts.compose_files.len();
@@ -165,6 +175,31 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
         docs_by_file.push((id, l.docs));
     }
 
+    // Dockerfiles: parsed in parallel from texts kept here (the source map grows later, so
+    // the views cannot borrow from it).
+    let dockerfile_texts: Vec<(FileId, Arc<str>)> = inputs
+        .iter()
+        .zip(&docs_by_file)
+        .filter(|(input, _)| input.dockerfile && !errors.iter().any(|e| e.path == input.display))
+        .filter_map(|(_, (id, _))| sources.get(*id).map(|f| (*id, f.text.clone())))
+        .collect();
+    let parsed: Vec<Result<Dockerfile<'_>, dockerfile::ParseError>> = dockerfile_texts
+        .par_iter()
+        .map(|(id, text)| dockerfile::parse(text, *id))
+        .collect();
+    let mut dockerfiles: Vec<Dockerfile<'_>> = Vec::with_capacity(parsed.len());
+    for (r, (id, _)) in parsed.into_iter().zip(&dockerfile_texts) {
+        match r {
+            Ok(df) => dockerfiles.push(df),
+            Err(e) => errors.push(InputError {
+                path: sources.path(*id).to_string(),
+                line: Some(e.line),
+                col: Some(e.col),
+                message: e.message,
+            }),
+        }
+    }
+
     let mut summary = Summary::default();
     // Classify every input and group compose files into projects.
     let mut kinds = Vec::with_capacity(inputs.len());
@@ -176,7 +211,9 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
             .and_then(Path::file_name)
             .and_then(|n| n.to_str())
             .unwrap_or("");
-        let kind = if docs.is_empty() {
+        let kind = if input.dockerfile {
+            DocKind::Dockerfile
+        } else if docs.is_empty() {
             DocKind::Other
         } else if docs
             .iter()
@@ -214,6 +251,10 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
                     .iter()
                     .filter(|d| source::aci::is_container_group(&d.root))
                     .count();
+            }
+            DocKind::Dockerfile => {
+                summary.files_scanned += 1;
+                summary.dockerfiles += 1;
             }
             DocKind::Other => summary.files_skipped += 1,
         }
@@ -276,6 +317,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
         let input = Input {
             display: display_path(&ov),
             path: Some(ov),
+            dockerfile: false,
         };
         let l = load_input(&input, sources.len() as FileId, opts);
         let id = sources.add(input.display.clone(), l.text);
@@ -373,6 +415,11 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
             .collect();
         f.extend(run_kube_rules(&kube_objects, &sources, &policy, &enabled));
         f.extend(run_aci_rules(&aci_groups, &sources, &policy, &enabled));
+        f.par_extend(
+            dockerfiles
+                .par_iter()
+                .flat_map_iter(|df| run_dockerfile_rules(df, &sources, &policy, &enabled)),
+        );
         f
     };
 
@@ -445,6 +492,31 @@ fn run_aci_rules(
         for g in groups {
             rule.aci_group(&cx, g, &mut em);
         }
+    }
+    out
+}
+
+fn run_dockerfile_rules(
+    df: &Dockerfile<'_>,
+    sources: &SourceMap,
+    policy: &Policy,
+    enabled: &[(&'static dyn rules::Rule, usize)],
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (rule, i) in enabled {
+        let cfg = &policy.rules[*i];
+        let Some(level) = cfg.level else { continue };
+        if !cfg.meta.targets.contains(&Target::Dockerfile) {
+            continue;
+        }
+        let cx = DockerfileCx {
+            sources,
+            params: Params {
+                meta: cfg.meta,
+                values: &cfg.params,
+            },
+        };
+        rule.dockerfile(&cx, df, &mut Emitter::new(cfg.meta, level, &mut out));
     }
     out
 }
@@ -678,6 +750,12 @@ fn display_path(p: &Path) -> String {
     s.strip_prefix("./").unwrap_or(&s).to_string()
 }
 
+fn is_dockerfile_path(p: &Path) -> bool {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(dockerfile::is_dockerfile_name)
+}
+
 fn is_yaml_or_json(p: &Path) -> bool {
     matches!(
         p.extension()
@@ -695,6 +773,7 @@ fn discover(paths: &[String], excludes: &GlobSet, errors: &mut Vec<InputError>) 
             out.push(Input {
                 display: "<stdin>".into(),
                 path: None,
+                dockerfile: false,
             });
             continue;
         }
@@ -716,10 +795,13 @@ fn discover(paths: &[String], excludes: &GlobSet, errors: &mut Vec<InputError>) 
             for entry in walker {
                 match entry {
                     Ok(e) => {
-                        if e.file_type().is_some_and(|t| t.is_file()) && is_yaml_or_json(e.path()) {
+                        let is_file = e.file_type().is_some_and(|t| t.is_file());
+                        let df = is_dockerfile_path(e.path());
+                        if is_file && (df || is_yaml_or_json(e.path())) {
                             out.push(Input {
                                 display: display_path(e.path()),
                                 path: Some(e.path().to_path_buf()),
+                                dockerfile: df,
                             });
                         }
                     }
@@ -735,6 +817,7 @@ fn discover(paths: &[String], excludes: &GlobSet, errors: &mut Vec<InputError>) 
             if !excluded(excludes, &path, None) {
                 out.push(Input {
                     display: display_path(&path),
+                    dockerfile: is_dockerfile_path(&path),
                     path: Some(path),
                 });
             }
@@ -827,6 +910,14 @@ fn load_input(input: &Input, id: FileId, opts: &AuditOptions) -> Loaded {
         );
     }
     let text: Arc<str> = Arc::from(text);
+    if input.dockerfile {
+        // Parsed after loading, borrowing the text the source map keeps.
+        return Loaded {
+            text,
+            docs: Vec::new(),
+            error: None,
+        };
+    }
     match yaml::load(&text, id, opts.limits) {
         Ok(docs) => Loaded {
             text,

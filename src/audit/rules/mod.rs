@@ -9,6 +9,7 @@
 use crate::audit::finding::{Finding, Loc, Related, Severity};
 use crate::audit::source::aci::ContainerGroup;
 use crate::audit::source::compose::{ComposeProject, Service};
+use crate::audit::source::dockerfile::Dockerfile;
 use crate::audit::source::kubernetes::{Object, PodSpec};
 use crate::audit::sources::SourceMap;
 
@@ -178,6 +179,20 @@ impl FindingBuilder<'_> {
         self.finding.redact = true;
         self
     }
+
+    /// Reports this finding one severity step below the rule's level (never below info), for
+    /// a lesser aspect of the same hazard; relative, so a policy's level still governs it.
+    pub fn one_level_lower(self) -> Self {
+        use Severity::*;
+        let s = &mut self.finding.severity;
+        *s = match *s {
+            Critical => High,
+            High => Medium,
+            Medium => Low,
+            Low | Info => Info,
+        };
+        self
+    }
 }
 
 /// What a compose rule sees.
@@ -222,30 +237,72 @@ pub trait Rule: Sync + Send {
 
     /// Called once per Azure Container Instances container group.
     fn aci_group(&self, _cx: &AciCx<'_>, _group: &ContainerGroup<'_>, _out: &mut Emitter<'_>) {}
+
+    /// Called once per Dockerfile (or Containerfile).
+    fn dockerfile(&self, _cx: &DockerfileCx<'_>, _df: &Dockerfile<'_>, _out: &mut Emitter<'_>) {}
 }
 
+/// What a Dockerfile rule sees (the Dockerfile itself comes through the hook's arguments).
+pub struct DockerfileCx<'a> {
+    pub sources: &'a SourceMap,
+    pub params: Params<'a>,
+}
+
+pub mod aci_inline_secret_volume;
+pub mod aci_no_managed_identity;
+pub mod aci_public_ip;
+pub mod aci_registry_password;
+pub mod add_from_url;
 pub mod capabilities_not_dropped;
 pub mod capability_added;
+pub mod cluster_admin_binding;
 pub mod data_service_on_exposed_network;
 pub mod data_service_port_published;
 pub mod default_network_only;
+pub mod default_service_account;
 pub mod docker_socket_mounted;
 pub mod host_device_exposed;
 pub mod host_namespace_shared;
+pub mod host_path_volume;
+pub mod host_port_used;
 pub mod image_not_pinned_by_digest;
 pub mod image_tag_mutable;
+pub mod ingress_without_tls;
+pub mod load_balancer_unrestricted;
+pub mod namespace_without_default_deny;
+pub mod network_policy_selects_nothing;
+pub mod node_port_service;
+pub mod pipe_to_shell;
 pub mod plaintext_http_published;
+pub mod pod_not_selected_by_network_policy;
 pub mod policy_exception_expired;
 pub mod port_published_all_interfaces;
 pub mod privilege_escalation_allowed;
 pub mod privileged_mode;
+pub mod probe_host_override;
+pub mod proc_mount_unmasked;
 pub mod pss;
+pub mod rbac_escalation_verbs;
+pub mod rbac_secrets_read;
+pub mod rbac_wildcard;
+pub mod restricted_volume_type;
 pub mod runs_as_root;
+pub mod seccomp_profile_missing;
 pub mod secret_in_environment;
+pub mod secret_key_ref_in_env;
+pub mod secret_manifest_committed;
+pub mod secret_on_disk_emptydir;
+pub mod secret_volume_writable;
 pub mod security_profile_disabled;
+pub mod selinux_options_custom;
 pub mod sensitive_host_path_mounted;
+pub mod service_account_token_automounted;
+pub mod service_external_ips;
+pub mod sudo_used;
 pub mod suppression_missing_reason;
+pub mod unsafe_sysctl;
 pub mod unused_suppression;
+pub mod windows_host_process;
 pub mod writable_host_mount;
 pub mod writable_root_filesystem;
 
@@ -258,24 +315,57 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &privilege_escalation_allowed::PrivilegeEscalationAllowed,
     &security_profile_disabled::SecurityProfileDisabled,
     &runs_as_root::RunsAsRoot,
+    &sudo_used::SudoUsed,
     &writable_root_filesystem::WritableRootFilesystem,
     &host_namespace_shared::HostNamespaceShared,
     &docker_socket_mounted::DockerSocketMounted,
     &sensitive_host_path_mounted::SensitiveHostPathMounted,
     &writable_host_mount::WritableHostMount,
     &host_device_exposed::HostDeviceExposed,
+    &host_path_volume::HostPathVolume,
+    &proc_mount_unmasked::ProcMountUnmasked,
+    &selinux_options_custom::SelinuxOptionsCustom,
+    &seccomp_profile_missing::SeccompProfileMissing,
+    &unsafe_sysctl::UnsafeSysctl,
+    &windows_host_process::WindowsHostProcess,
+    &restricted_volume_type::RestrictedVolumeType,
+    &aci_no_managed_identity::AciNoManagedIdentity,
+    &service_account_token_automounted::ServiceAccountTokenAutomounted,
+    &default_service_account::DefaultServiceAccount,
+    &rbac_wildcard::RbacWildcard,
+    &rbac_escalation_verbs::RbacEscalationVerbs,
+    &rbac_secrets_read::RbacSecretsRead,
+    &cluster_admin_binding::ClusterAdminBinding,
     // network-isolation
     &port_published_all_interfaces::PortPublishedAllInterfaces,
     &data_service_port_published::DataServicePortPublished,
     &default_network_only::DefaultNetworkOnly,
     &data_service_on_exposed_network::DataServiceOnExposedNetwork,
+    &host_port_used::HostPortUsed,
+    &probe_host_override::ProbeHostOverride,
+    &aci_public_ip::AciPublicIp,
+    &pod_not_selected_by_network_policy::PodNotSelectedByNetworkPolicy,
+    &namespace_without_default_deny::NamespaceWithoutDefaultDeny,
+    &network_policy_selects_nothing::NetworkPolicySelectsNothing,
+    &load_balancer_unrestricted::LoadBalancerUnrestricted,
+    &node_port_service::NodePortService,
+    &service_external_ips::ServiceExternalIps,
     // transport-security
     &plaintext_http_published::PlaintextHttpPublished,
+    &ingress_without_tls::IngressWithoutTls,
     // secrets-hygiene
     &secret_in_environment::SecretInEnvironment,
+    &aci_registry_password::AciRegistryPassword,
+    &aci_inline_secret_volume::AciInlineSecretVolume,
+    &secret_key_ref_in_env::SecretKeyRefInEnv,
+    &secret_manifest_committed::SecretManifestCommitted,
+    &secret_on_disk_emptydir::SecretOnDiskEmptydir,
+    &secret_volume_writable::SecretVolumeWritable,
     // supply-chain
     &image_tag_mutable::ImageTagMutable,
     &image_not_pinned_by_digest::ImageNotPinnedByDigest,
+    &add_from_url::AddFromUrl,
+    &pipe_to_shell::PipeToShell,
     // policy (engine-level findings)
     &suppression_missing_reason::SuppressionMissingReason,
     &unused_suppression::UnusedSuppression,

@@ -16,6 +16,14 @@ crate::declare_rule! {
     ///   own value wins, the pod's applies when it sets none); and `runAsUser: 0` in the
     ///   pod's or any container's `securityContext`. Pods with `hostUsers: false` are
     ///   exempt: uid 0 in a user namespace is not root on the node.
+    /// - Dockerfile: flags the *final* stage (the one `docker build` produces) when its
+    ///   last `USER` is `root`, `0` or `0:<gid>` (blamed on that `USER`), or when it has no
+    ///   `USER` at all (blamed on its `FROM`): the image then runs as its base image's
+    ///   default user, usually root. `FROM <stage>` inherits that stage's `USER`, so the
+    ///   chain of stages is followed; a `USER` in an unrelated build stage does not count,
+    ///   and build stages themselves are never flagged. `USER ${VAR}` is resolved from the
+    ///   stage's `ARG`/`ENV` defaults when possible. Distroless-style `nonroot` tags count
+    ///   as non-root.
     ///
     /// ## Why it matters
     /// Root in a container is root on the host's kernel: any breakout, writable host mount or
@@ -63,7 +71,7 @@ crate::declare_rule! {
         title: "Container runs as root",
         category: LeastPrivilege,
         severity: Medium,
-        targets: [Compose, Kubernetes],
+        targets: [Compose, Kubernetes, Dockerfile],
         params: [],
     }
 }
@@ -77,6 +85,65 @@ pub fn is_root_user(user: &str) -> bool {
 impl Rule for RunsAsRoot {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn dockerfile(
+        &self,
+        _cx: &crate::audit::rules::DockerfileCx<'_>,
+        df: &crate::audit::source::dockerfile::Dockerfile<'_>,
+        out: &mut Emitter<'_>,
+    ) {
+        use crate::audit::rules::image::ImageRef;
+        use crate::audit::source::dockerfile::{expand, shell, Base};
+        let Some(last) = df.final_stage() else { return };
+        let Some(from) = df.instructions.get(last.from) else {
+            return;
+        };
+        let help = "end the final stage with `USER 10001:10001` (a non-zero uid)";
+        match df.effective_user(last.index) {
+            Ok((stage, at, user)) => {
+                let name = if user.text.contains('$') {
+                    expand(&user.text, &df.vars_at(at), df.escape)
+                } else {
+                    Some(shell::unquote(&user.text))
+                };
+                if !name.as_deref().is_some_and(is_root_user) {
+                    return;
+                }
+                let f = out
+                    .emit(
+                        user.loc,
+                        format!("the final stage runs as root (`USER {}`)", user.text),
+                    )
+                    .help(help)
+                    .resource(last.resource());
+                if stage != last.index {
+                    f.related(
+                        from.loc,
+                        "the final stage inherits this USER from the stage it is built on",
+                    );
+                }
+            }
+            Err(base) => {
+                // Distroless-style `:nonroot` tags set a non-root default user.
+                let nonroot = df.stages.get(base).is_some_and(|s| {
+                    s.base == Base::Image
+                        && s.resolved.as_deref().is_some_and(|r| {
+                            ImageRef::parse(r)
+                                .tag
+                                .is_some_and(|t| t.contains("nonroot"))
+                        })
+                });
+                if !nonroot {
+                    out.emit(
+                        from.loc,
+                        "the final stage has no USER and runs as the base image's default user, usually root",
+                    )
+                    .help(help)
+                    .resource(last.resource());
+                }
+            }
+        }
     }
 
     fn compose_service(&self, _cx: &ComposeCx<'_>, svc: &Service<'_>, out: &mut Emitter<'_>) {

@@ -1,7 +1,11 @@
 //! `secret-in-environment`: a literal secret is written into an environment variable.
 
 use crate::audit::detect::{detect, is_reference, DetectorConfig};
-use crate::audit::rules::{ComposeCx, Emitter, ParamDefault, ParamMeta, Params, Rule, RuleMeta};
+use crate::audit::rules::{
+    ComposeCx, Emitter, KubeCx, ParamDefault, ParamMeta, Params, Rule, RuleMeta,
+};
+use crate::audit::source::kubernetes::PodSpec;
+use crate::audit::yaml::Node;
 
 crate::declare_rule! {
     /// ## What it does
@@ -17,6 +21,18 @@ crate::declare_rule! {
     /// `${VAR}` references and `*_FILE` / `*_PATH` indirections are not secrets and are
     /// never flagged. Findings never print the value.
     ///
+    /// In Kubernetes, the same detector reads every container's `env` items with a literal
+    /// `value` (init, sidecar and ephemeral containers included); `valueFrom` references and
+    /// `$(VAR)` expansions are never flagged (see `secret-key-ref-in-env` for
+    /// `secretKeyRef`).
+    ///
+    /// In Azure Container Instances groups, `environmentVariables` items set with `value`
+    /// are read the same way; items set with `secureValue` are not flagged.
+    ///
+    /// In Dockerfiles, `ENV K=V` (several per line, or the legacy `ENV K V`) and `ARG K=V`
+    /// defaults are read the same way (`ONBUILD` ones too): both are stored in the image
+    /// configuration and history, visible to anyone who can pull the image.
+    ///
     /// ## Why it matters
     /// Environment variables leak: `docker inspect`, `/proc/<pid>/environ`, crash
     /// reporters, child processes and debug endpoints all expose them, and a value in the
@@ -30,6 +46,21 @@ crate::declare_rule! {
     ///       POSTGRES_PASSWORD: hunter2
     /// ```
     ///
+    /// ```yaml
+    /// apiVersion: apps/v1
+    /// kind: Deployment
+    /// metadata: {name: risk-engine, namespace: trading}
+    /// spec:
+    ///   template:
+    ///     spec:
+    ///       containers:
+    ///       - name: risk-engine
+    ///         image: ghcr.io/acme-trading/risk-engine:3.1.0
+    ///         env:
+    ///         - name: PRICING_API_KEY
+    ///           value: 9f86d081884c7d659a2feaa0c55ad015
+    /// ```
+    ///
     /// ## Fix
     /// Use Compose `secrets:` (files under `/run/secrets`) with the image's `*_FILE`
     /// variable, or let elastics-sec write the secret into a tmpfs mount:
@@ -38,16 +69,25 @@ crate::declare_rule! {
     ///       POSTGRES_PASSWORD_FILE: /run/secrets/db_password
     ///     secrets: [db_password]
     /// ```
+    /// In Kubernetes, mount the secret as a file (a `secret` volume, or an elastics-sec
+    /// sidecar writing into a memory-backed `emptyDir`) and point the application at it:
+    /// ```yaml
+    ///         env:
+    ///         - name: PRICING_API_KEY_FILE
+    ///           value: /run/secrets/pricing/api-key
+    ///         volumeMounts: [{name: pricing, mountPath: /run/secrets/pricing, readOnly: true}]
+    /// ```
     ///
     /// ## References
     /// - Compose Specification: secrets
     /// - CWE-798: Use of Hard-coded Credentials
+    /// - Kubernetes documentation: "Good practices for Kubernetes Secrets"
     SecretInEnvironment {
         id: "secret-in-environment",
         title: "Literal secret in an environment variable",
         category: SecretsHygiene,
         severity: High,
-        targets: [Compose],
+        targets: [Compose, Kubernetes, Aci, Dockerfile],
         params: [
             ParamMeta {
                 name: "extra_names",
@@ -89,6 +129,80 @@ impl Rule for SecretInEnvironment {
         &META
     }
 
+    fn dockerfile(
+        &self,
+        cx: &crate::audit::rules::DockerfileCx<'_>,
+        df: &crate::audit::source::dockerfile::Dockerfile<'_>,
+        out: &mut Emitter<'_>,
+    ) {
+        use crate::audit::source::dockerfile::Keyword;
+        let cfg = detector_config(&cx.params);
+        for (idx, inst) in df.instructions.iter().enumerate() {
+            let inst = inst.effective();
+            let what = match inst.keyword {
+                Keyword::Env => "ENV sets",
+                Keyword::Arg => "ARG defaults",
+                _ => continue,
+            };
+            for p in &inst.pairs {
+                let Some(v) = &p.value else { continue };
+                if is_reference(&v.text) {
+                    continue;
+                }
+                if let Some(kind) = detect(&p.key.text, &v.text, &cfg) {
+                    out.emit(
+                        v.loc,
+                        format!(
+                            "{what} {} to a literal secret ({})",
+                            p.key.text,
+                            kind.describe()
+                        ),
+                    )
+                    .help("pass build secrets with `RUN --mount=type=secret` and runtime secrets as files, never as ENV or ARG values")
+                    .resource(df.resource_of(idx))
+                    .redact();
+                }
+            }
+        }
+    }
+
+    fn aci_group(
+        &self,
+        cx: &crate::audit::rules::AciCx<'_>,
+        group: &crate::audit::source::aci::ContainerGroup<'_>,
+        out: &mut Emitter<'_>,
+    ) {
+        let cfg = detector_config(&cx.params);
+        for c in group.containers() {
+            for item in c.env() {
+                // `secureValue` is the ACI way to pass a secret; only `value` is read back
+                // in clear text by the API, the portal and `az container show`.
+                let (Some(key), Some(value)) =
+                    (item.get("name").and_then(Node::as_str), item.get("value"))
+                else {
+                    continue;
+                };
+                let Some(raw) = value.as_str().filter(|v| !is_reference(v)) else {
+                    continue;
+                };
+                if let Some(kind) = detect(key, raw, &cfg) {
+                    out.emit(
+                        value.loc,
+                        format!(
+                            "{} of {} sets {key} to a literal secret ({}) with `value`",
+                            c.describe(),
+                            group.describe(),
+                            kind.describe()
+                        ),
+                    )
+                    .help("use `secureValue`, or let an elastics-sec sidecar fetch it from Key Vault with the group's managed identity")
+                    .resource(group.resource())
+                    .redact();
+                }
+            }
+        }
+    }
+
     fn compose_project(&self, cx: &ComposeCx<'_>, out: &mut Emitter<'_>) {
         let cfg = detector_config(&cx.params);
         for svc in cx.project.services() {
@@ -110,6 +224,39 @@ impl Rule for SecretInEnvironment {
                     )
                     .help("use Compose `secrets:` with a *_FILE variable, or an elastics-sec tmpfs mount")
                     .resource(svc.resource())
+                    .redact();
+                }
+            }
+        }
+    }
+
+    fn kube_pod(&self, cx: &KubeCx<'_>, pod: &PodSpec<'_>, out: &mut Emitter<'_>) {
+        let cfg = detector_config(&cx.params);
+        for c in pod.containers() {
+            for item in c.get("env").and_then(Node::as_seq).unwrap_or(&[]) {
+                let (Some(key), Some(value)) =
+                    (item.get("name").and_then(Node::as_str), item.get("value"))
+                else {
+                    continue;
+                };
+                let Some(raw) = value.raw_text() else {
+                    continue;
+                };
+                if value.is_null() || is_reference(raw) {
+                    continue;
+                }
+                if let Some(kind) = detect(key, raw, &cfg) {
+                    out.emit(
+                        value.loc,
+                        format!(
+                            "{} in {} sets {key} to a literal secret ({})",
+                            c.describe(),
+                            pod.object.resource(),
+                            kind.describe()
+                        ),
+                    )
+                    .help("mount the secret as a file (a secret volume or an elastics-sec memory-backed emptyDir) instead of a literal value")
+                    .resource(pod.object.resource())
                     .redact();
                 }
             }

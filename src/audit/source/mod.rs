@@ -2,6 +2,7 @@
 
 pub mod aci;
 pub mod compose;
+pub mod dockerfile;
 pub mod interpolate;
 pub mod kubernetes;
 
@@ -13,6 +14,8 @@ pub enum DocKind {
     Compose,
     Aci,
     Kubernetes,
+    /// A Dockerfile or Containerfile (recognised by file name, never by content).
+    Dockerfile,
     Other,
 }
 

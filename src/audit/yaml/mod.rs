@@ -352,14 +352,15 @@ impl Builder<'_> {
                     ScalarStyle::Literal => Style::Literal,
                     ScalarStyle::Folded => Style::Folded,
                 };
-                let loc = if matches!(style, Style::SingleQuoted | Style::DoubleQuoted) && loc.len > 0 {
-                    Loc {
-                        len: self.quoted_len(loc),
-                        ..loc
-                    }
-                } else {
-                    loc
-                };
+                let loc =
+                    if matches!(style, Style::SingleQuoted | Style::DoubleQuoted) && loc.len > 0 {
+                        Loc {
+                            len: self.quoted_len(loc),
+                            ..loc
+                        }
+                    } else {
+                        loc
+                    };
                 let node = Node {
                     loc,
                     kind: Kind::Scalar(Scalar {
