@@ -784,3 +784,29 @@ fn to_json(n: &elastics_sec::audit::yaml::Node) -> serde_json::Value {
         ),
     }
 }
+
+#[test]
+fn helm_output_on_stdin_keeps_template_sources() {
+    let rendered = "---\n# Source: trading/templates/gateway.yaml\napiVersion: v1\nkind: Pod\nmetadata:\n  name: gw\nspec:\n  containers:\n  - name: gw\n    image: gw:1\n    securityContext:\n      privileged: true\n";
+    let out = bin()
+        .args([
+            "audit",
+            "--format",
+            "json",
+            "--select",
+            "privileged-mode",
+            "-",
+        ])
+        .write_stdin(rendered)
+        .output()
+        .unwrap();
+    let v = json(&String::from_utf8_lossy(&out.stdout));
+    let f = &v["findings"][0];
+    assert_eq!(f["path"], "<stdin>");
+    assert_eq!(f["line"], 12);
+    assert_eq!(f["related"][0]["line"], 2);
+    assert!(f["related"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("trading/templates/gateway.yaml"));
+}

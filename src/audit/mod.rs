@@ -413,7 +413,9 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
             .par_iter()
             .flat_map_iter(|p| run_compose_rules(p, &sources, &policy, &enabled))
             .collect();
-        f.extend(run_kube_rules(&kube_objects, &sources, &policy, &enabled));
+        let mut kube = run_kube_rules(&kube_objects, &sources, &policy, &enabled);
+        annotate_helm_sources(&mut kube, &sources);
+        f.extend(kube);
         f.extend(run_aci_rules(&aci_groups, &sources, &policy, &enabled));
         f.par_extend(
             dockerfiles
@@ -466,6 +468,30 @@ fn run_compose_rules(
         rule.compose_project(&cx, &mut em);
     }
     out
+}
+
+/// Output of `helm template` carries a `# Source: chart/templates/x.yaml` comment per
+/// document; point each finding at it too, so the user knows which template to fix.
+fn annotate_helm_sources(findings: &mut [Finding], sources: &SourceMap) {
+    for f in findings {
+        let Some(file) = sources.get(f.loc.file) else {
+            continue;
+        };
+        if memchr::memmem::find(file.text.as_bytes(), b"# Source:").is_none() {
+            continue;
+        }
+        if let Some((line, path)) = source::kubernetes::helm_source(&file.text, f.loc.line) {
+            f.related.push(finding::Related {
+                loc: Loc {
+                    file: f.loc.file,
+                    line,
+                    col: 1,
+                    len: 0,
+                },
+                message: format!("rendered from Helm template {path}"),
+            });
+        }
+    }
 }
 
 fn run_aci_rules(
