@@ -116,13 +116,17 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
             out.flush()?;
         }
     }
-    Ok(if !outcome.errors.is_empty() {
+    let code = if !outcome.errors.is_empty() {
         ExitCode::from(2)
     } else if outcome.findings.iter().any(|f| f.severity >= fail_on) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    // The process exits next: freeing millions of nodes one by one would only cost time
+    // (measured ~7% of a large run), and the operating system reclaims it all at once.
+    std::mem::forget(outcome);
+    Ok(code)
 }
 
 fn rules_cmd(args: RulesArgs) -> anyhow::Result<ExitCode> {

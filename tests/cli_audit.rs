@@ -749,7 +749,7 @@ fn to_json(n: &elastics_sec::audit::yaml::Node) -> serde_json::Value {
     match &n.kind {
         Kind::Scalar(s) => {
             if s.style != Style::Plain {
-                return serde_json::Value::String(s.text.clone());
+                return serde_json::Value::String(s.text.to_string());
             }
             if n.is_null() {
                 return serde_json::Value::Null;
@@ -765,7 +765,7 @@ fn to_json(n: &elastics_sec::audit::yaml::Node) -> serde_json::Value {
             if let Ok(f) = s.text.parse::<f64>() {
                 return serde_json::Value::from(f);
             }
-            serde_json::Value::String(s.text.clone())
+            serde_json::Value::String(s.text.to_string())
         }
         Kind::Seq(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
         Kind::Map(entries) => serde_json::Value::Object(
@@ -775,7 +775,7 @@ fn to_json(n: &elastics_sec::audit::yaml::Node) -> serde_json::Value {
                     (
                         e.key
                             .as_scalar()
-                            .map(|k| k.text.clone())
+                            .map(|k| k.text.to_string())
                             .unwrap_or_default(),
                         to_json(&e.value),
                     )
@@ -809,4 +809,37 @@ fn helm_output_on_stdin_keeps_template_sources() {
         .as_str()
         .unwrap()
         .contains("trading/templates/gateway.yaml"));
+}
+
+#[test]
+fn long_extends_chains_are_linear_and_bounded() {
+    // Forward and reverse chains of 5,000 services: no quadratic blow-up, no stack overflow.
+    let dir = tempfile::tempdir().unwrap();
+    let n = 5000;
+    let mut fwd = String::from("services:\n  s0: {image: nginx:1.27, privileged: true}\n");
+    let mut rev = String::from("services:\n");
+    for i in 1..n {
+        fwd.push_str(&format!("  s{i}: {{extends: s{}}}\n", i - 1));
+        rev.push_str(&format!("  s{}: {{extends: s{i}}}\n", i - 1));
+    }
+    rev.push_str(&format!(
+        "  s{}: {{image: nginx:1.27, privileged: true}}\n",
+        n - 1
+    ));
+    write(dir.path(), "fwd/compose.yaml", &fwd);
+    write(dir.path(), "rev/compose.yaml", &rev);
+    let start = std::time::Instant::now();
+    let (code, out, err) = audit_in(
+        dir.path(),
+        &["--format", "json", "--select", "privileged-mode", "fwd"],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(json(&out)["findings"].as_array().unwrap().len(), n);
+    let (code, _, err) = audit_in(
+        dir.path(),
+        &["--format", "json", "--select", "privileged-mode", "rev"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("`extends` chain longer than 64"), "{err}");
+    assert!(start.elapsed().as_secs() < 30);
 }

@@ -174,13 +174,16 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
         }
         docs_by_file.push((id, l.docs));
     }
+    // Inputs that failed to load: looked up per input below, so a set, not a scan of errors.
+    let mut failed: std::collections::HashSet<String> =
+        errors.iter().map(|e| e.path.clone()).collect();
 
     // Dockerfiles: parsed in parallel from texts kept here (the source map grows later, so
     // the views cannot borrow from it).
     let dockerfile_texts: Vec<(FileId, Arc<str>)> = inputs
         .iter()
         .zip(&docs_by_file)
-        .filter(|(input, _)| input.dockerfile && !errors.iter().any(|e| e.path == input.display))
+        .filter(|(input, _)| input.dockerfile && !failed.contains(&input.display))
         .filter_map(|(_, (id, _))| sources.get(*id).map(|f| (*id, f.text.clone())))
         .collect();
     let parsed: Vec<Result<Dockerfile<'_>, dockerfile::ParseError>> = dockerfile_texts
@@ -191,12 +194,15 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
     for (r, (id, _)) in parsed.into_iter().zip(&dockerfile_texts) {
         match r {
             Ok(df) => dockerfiles.push(df),
-            Err(e) => errors.push(InputError {
-                path: sources.path(*id).to_string(),
-                line: Some(e.line),
-                col: Some(e.col),
-                message: e.message,
-            }),
+            Err(e) => {
+                failed.insert(sources.path(*id).to_string());
+                errors.push(InputError {
+                    path: sources.path(*id).to_string(),
+                    line: Some(e.line),
+                    col: Some(e.col),
+                    message: e.message,
+                })
+            }
         }
     }
 
@@ -230,7 +236,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
             DocKind::Other
         };
         kinds.push(kind);
-        if errors.iter().any(|e| e.path == input.display) {
+        if failed.contains(&input.display) {
             continue;
         }
         match kind {
@@ -322,6 +328,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
         let l = load_input(&input, sources.len() as FileId, opts);
         let id = sources.add(input.display.clone(), l.text);
         if let Some(e) = l.error {
+            failed.insert(e.path.clone());
             errors.push(e);
         } else {
             summary.files_scanned += 1;
@@ -332,33 +339,38 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
         groups[g].push(inputs.len() - 1);
     }
 
-    let mut notes = Vec::new();
-    let mut projects: Vec<ComposeProject> = Vec::new();
+    // Compose projects are built in parallel; their documents are moved out of
+    // `docs_by_file` (nothing else reads compose documents), never copied.
+    let mut jobs = Vec::with_capacity(groups.len());
     for group in &groups {
-        if group
-            .iter()
-            .any(|&i| errors.iter().any(|e| e.path == inputs[i].display))
-        {
+        if group.iter().any(|&i| failed.contains(&inputs[i].display)) {
             continue;
         }
-        let first = &inputs[group[0]];
-        let vars = match load_vars(first.path.as_deref(), &opts.env) {
-            Ok(v) => v,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
         let mut roots = Vec::new();
         let mut files = Vec::new();
         for &i in group {
-            let (id, docs) = &docs_by_file[i];
-            for d in docs {
-                roots.push(d.root.clone());
-            }
+            let (id, docs) = &mut docs_by_file[i];
+            roots.extend(std::mem::take(docs).into_iter().map(|d| d.root));
             files.push(*id);
         }
-        match ComposeProject::build(roots, files, &vars) {
+        jobs.push((inputs[group[0]].path.clone(), roots, files));
+    }
+    let built: Vec<Result<ComposeProject, InputError>> = jobs
+        .into_par_iter()
+        .map(|(first, roots, files)| {
+            let vars = load_vars(first.as_deref(), &opts.env)?;
+            ComposeProject::build(roots, files, &vars).map_err(|e| InputError {
+                path: sources.path(e.loc.file).to_string(),
+                line: Some(e.loc.line),
+                col: Some(e.loc.col),
+                message: e.message,
+            })
+        })
+        .collect();
+    let mut notes = Vec::new();
+    let mut projects: Vec<ComposeProject> = Vec::with_capacity(built.len());
+    for b in built {
+        match b {
             Ok(p) => {
                 for (loc, msg) in &p.notes {
                     notes.push(format!(
@@ -370,12 +382,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
                 }
                 projects.push(p);
             }
-            Err(e) => errors.push(InputError {
-                path: sources.path(e.loc.file).to_string(),
-                line: Some(e.loc.line),
-                col: Some(e.loc.col),
-                message: e.message,
-            }),
+            Err(e) => errors.push(e),
         }
     }
 
@@ -391,18 +398,14 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
     let kube_objects: Vec<source::kubernetes::Object<'_>> = docs_by_file
         .iter()
         .enumerate()
-        .filter(|(i, _)| {
-            kinds[*i] == DocKind::Kubernetes && !errors.iter().any(|e| e.path == inputs[*i].display)
-        })
+        .filter(|(i, _)| kinds[*i] == DocKind::Kubernetes && !failed.contains(&inputs[*i].display))
         .flat_map(|(_, (id, docs))| source::kubernetes::objects(*id, docs))
         .collect();
 
     let aci_groups: Vec<source::aci::ContainerGroup<'_>> = docs_by_file
         .iter()
         .enumerate()
-        .filter(|(i, _)| {
-            kinds[*i] == DocKind::Aci && !errors.iter().any(|e| e.path == inputs[*i].display)
-        })
+        .filter(|(i, _)| kinds[*i] == DocKind::Aci && !failed.contains(&inputs[*i].display))
         .flat_map(|(_, (id, docs))| source::aci::groups(*id, docs))
         .collect();
 
@@ -473,14 +476,17 @@ fn run_compose_rules(
 /// Output of `helm template` carries a `# Source: chart/templates/x.yaml` comment per
 /// document; point each finding at it too, so the user knows which template to fix.
 fn annotate_helm_sources(findings: &mut [Finding], sources: &SourceMap) {
+    let mut scanned: std::collections::HashMap<
+        FileId,
+        Option<source::kubernetes::HelmSources<'_>>,
+    > = std::collections::HashMap::new();
     for f in findings {
-        let Some(file) = sources.get(f.loc.file) else {
-            continue;
-        };
-        if memchr::memmem::find(file.text.as_bytes(), b"# Source:").is_none() {
-            continue;
-        }
-        if let Some((line, path)) = source::kubernetes::helm_source(&file.text, f.loc.line) {
+        let marks = scanned.entry(f.loc.file).or_insert_with(|| {
+            let file = sources.get(f.loc.file)?;
+            memchr::memmem::find(file.text.as_bytes(), b"# Source:")?;
+            Some(source::kubernetes::HelmSources::scan(&file.text))
+        });
+        if let Some((line, path)) = marks.as_ref().and_then(|m| m.at(f.loc.line)) {
             f.related.push(finding::Related {
                 loc: Loc {
                     file: f.loc.file,

@@ -145,8 +145,8 @@ fn interpolate_node(node: &mut Node, vars: &Vars) -> Result<(), ComposeError> {
                     message: e.to_string(),
                 })?;
                 if out.changed {
-                    let raw = std::mem::replace(&mut s.text, out.value);
-                    s.raw = Some(raw.into_boxed_str());
+                    let raw = std::mem::replace(&mut s.text, out.value.into());
+                    s.raw = Some(Box::from(raw.as_str()));
                 }
             }
         }
@@ -230,7 +230,7 @@ fn list_to_map(node: &mut Node) {
                 ..item.loc
             },
             kind: Kind::Scalar(Scalar {
-                text: key.to_string(),
+                text: key.into(),
                 style: Style::Plain,
                 raw: None,
             }),
@@ -251,7 +251,7 @@ fn list_to_map(node: &mut Node) {
                 Node {
                     loc: vloc,
                     kind: Kind::Scalar(Scalar {
-                        text: v.to_string(),
+                        text: v.into(),
                         // A `KEY=` item is an empty string, not null.
                         style: Style::DoubleQuoted,
                         raw: raw_v.map(String::into_boxed_str),
@@ -275,26 +275,40 @@ fn resolve_extends(root: &mut Node, notes: &mut Vec<(Loc, String)>) {
     let Kind::Map(entries) = &services.kind else {
         return;
     };
-    // Resolve against a snapshot so every service sees its base as written, then recursively.
+    // Most files use no `extends`: leave them untouched rather than copying every service.
+    if !entries.iter().any(|e| e.value.get("extends").is_some()) {
+        return;
+    }
+    // Resolve against a snapshot so every service sees its base as written; each service is
+    // resolved once (memoised), so long `extends` chains cost linear work, not quadratic.
     let snapshot: Vec<Entry> = entries.clone();
+    let mut memo: Vec<Option<Node>> = vec![None; snapshot.len()];
     let mut resolved: Vec<Entry> = Vec::with_capacity(snapshot.len());
-    for e in &snapshot {
-        let mut chain = Vec::new();
-        let value = extend_one(&snapshot, e, &mut chain, notes);
+    for i in 0..snapshot.len() {
+        let value = extend_one(&snapshot, i, &mut memo, &mut Vec::new(), notes);
         resolved.push(Entry {
-            key: e.key.clone(),
+            key: snapshot[i].key.clone(),
             value,
         });
     }
     services.kind = Kind::Map(resolved);
 }
 
+/// Longest `extends` chain followed; deeper chains are reported and cut, which also bounds
+/// the recursion.
+const MAX_EXTENDS_DEPTH: usize = 64;
+
 fn extend_one(
     all: &[Entry],
-    svc: &Entry,
-    chain: &mut Vec<String>,
+    idx: usize,
+    memo: &mut Vec<Option<Node>>,
+    chain: &mut Vec<usize>,
     notes: &mut Vec<(Loc, String)>,
 ) -> Node {
+    if let Some(done) = &memo[idx] {
+        return done.clone();
+    }
+    let svc = &all[idx];
     let name = svc.key.as_str().unwrap_or("").to_string();
     let Some(ext) = svc.value.entry("extends") else {
         return svc.value.clone();
@@ -317,39 +331,52 @@ fn extend_one(
     if let Kind::Map(fields) = &mut own.kind {
         fields.retain(|f| f.key.as_str() != Some("extends"));
     }
-    if let Some(file) = file {
-        notes.push((
-            ext.key.loc,
-            format!("service `{name}` extends a service in `{file}`, which is not followed; only its own keys are audited"),
-        ));
-        return own;
-    }
-    let Some(base_name) = base_name else {
-        return own;
-    };
-    chain.push(name.clone());
-    if chain.contains(&base_name) {
-        notes.push((
-            ext.key.loc,
-            format!("service `{name}` extends `{base_name}` in a cycle; the extension is ignored"),
-        ));
+    let result = 'resolve: {
+        if let Some(file) = file {
+            notes.push((
+                ext.key.loc,
+                format!("service `{name}` extends a service in `{file}`, which is not followed; only its own keys are audited"),
+            ));
+            break 'resolve own;
+        }
+        let Some(base_name) = base_name else {
+            break 'resolve own;
+        };
+        let Some(base_idx) = all
+            .iter()
+            .position(|e| e.key.as_str() == Some(base_name.as_str()))
+        else {
+            notes.push((
+                ext.key.loc,
+                format!(
+                    "service `{name}` extends `{base_name}`, which is not defined in this file"
+                ),
+            ));
+            break 'resolve own;
+        };
+        if chain.contains(&base_idx) || base_idx == idx {
+            notes.push((
+                ext.key.loc,
+                format!(
+                    "service `{name}` extends `{base_name}` in a cycle; the extension is ignored"
+                ),
+            ));
+            break 'resolve own;
+        }
+        if chain.len() >= MAX_EXTENDS_DEPTH {
+            notes.push((
+                ext.key.loc,
+                format!("`extends` chain longer than {MAX_EXTENDS_DEPTH} services; `{name}` keeps only its own keys"),
+            ));
+            break 'resolve own;
+        }
+        chain.push(idx);
+        let base_value = extend_one(all, base_idx, memo, chain, notes);
         chain.pop();
-        return own;
-    }
-    let Some(base) = all
-        .iter()
-        .find(|e| e.key.as_str() == Some(base_name.as_str()))
-    else {
-        notes.push((
-            ext.key.loc,
-            format!("service `{name}` extends `{base_name}`, which is not defined in this file"),
-        ));
-        chain.pop();
-        return own;
+        merge(base_value, own, &mut vec!["services".into(), name])
     };
-    let base_value = extend_one(all, base, chain, notes);
-    chain.pop();
-    merge(base_value, own, &mut vec!["services".into(), name])
+    memo[idx] = Some(result.clone());
+    result
 }
 
 /// Sequences that an override replaces instead of appending to.

@@ -324,21 +324,35 @@ impl<'a> Container<'a> {
     }
 }
 
-/// The Helm template a rendered document came from: the `# Source: chart/templates/x.yaml`
-/// comment that `helm template` writes at the top of each document, searched backwards from
-/// `line` (1-based) to the document's `---` separator. Returns the comment's line and path.
-pub fn helm_source(text: &str, line: u32) -> Option<(u32, &str)> {
-    let lines: Vec<&str> = text.lines().take(line as usize).collect();
-    for (i, l) in lines.iter().enumerate().rev() {
-        let t = l.trim();
-        if let Some(path) = t.strip_prefix("# Source:") {
-            return Some((i as u32 + 1, path.trim()));
+/// The `# Source: chart/templates/x.yaml` comments that `helm template` writes at the top
+/// of each document, and the `---` separators between documents, in line order. Built once
+/// per file; [`HelmSources::at`] then answers per finding with a binary search.
+pub struct HelmSources<'t> {
+    /// `(1-based line, Some(path))` for a Source comment, `(line, None)` for a separator.
+    marks: Vec<(u32, Option<&'t str>)>,
+}
+
+impl<'t> HelmSources<'t> {
+    pub fn scan(text: &'t str) -> HelmSources<'t> {
+        let mut marks = Vec::new();
+        for (i, l) in text.lines().enumerate() {
+            let t = l.trim();
+            if let Some(path) = t.strip_prefix("# Source:") {
+                marks.push((i as u32 + 1, Some(path.trim())));
+            } else if t == "---" || t.starts_with("--- ") {
+                marks.push((i as u32 + 1, None));
+            }
         }
-        if t == "---" || t.starts_with("--- ") {
-            return None;
-        }
+        HelmSources { marks }
     }
-    None
+
+    /// The template the document containing `line` was rendered from, with the comment's
+    /// line: the nearest mark at or above `line`, when it is a Source comment.
+    pub fn at(&self, line: u32) -> Option<(u32, &'t str)> {
+        let idx = self.marks.partition_point(|(l, _)| *l <= line);
+        let (l, path) = self.marks.get(idx.checked_sub(1)?)?;
+        path.map(|p| (*l, p))
+    }
 }
 
 /// Does a label selector (`matchLabels` + `matchExpressions`) select `labels`?
@@ -405,8 +419,10 @@ mod tests {
     fn helm_sources() {
         let text =
             "---\n# Source: chart/templates/a.yaml\napiVersion: v1\nkind: Pod\n---\nkind: Pod\n";
-        assert_eq!(helm_source(text, 4), Some((2, "chart/templates/a.yaml")));
-        assert_eq!(helm_source(text, 6), None);
+        let h = HelmSources::scan(text);
+        assert_eq!(h.at(4), Some((2, "chart/templates/a.yaml")));
+        assert_eq!(h.at(6), None);
+        assert_eq!(h.at(1), None);
     }
 
     #[test]
