@@ -274,9 +274,14 @@ CONFIG_MOUNTS = {
 class Gen:
     def __init__(self, rng):
         self.r = rng
+        self.detail = 1.0
 
     def chance(self, p):
         return self.r.random() < p
+
+    def opt(self, p):
+        """Chance of an optional, descriptive section, scaled by the file's level of detail."""
+        return self.r.random() < p * self.detail
 
     def pick(self, seq):
         return self.r.choice(seq)
@@ -423,7 +428,7 @@ class Gen:
                 pairs.append(("API_SECRET", self.token(32)))  # literal secret
             if self.chance(0.3):
                 pairs.append(("FEATURE_FLAGS", "${FEATURE_FLAGS:-}"))
-        extra = r.randint(0, 4)
+        extra = r.randint(0, int(4 * self.detail))
         for i in range(extra):
             pairs.append(("%s_OPT_%d" % (kind.upper().replace("-", "_"), i),
                           r.choice(["enabled", "disabled", "${OPT_%d:-1}" % i, str(r.randint(1, 1000))])))
@@ -439,7 +444,7 @@ class Gen:
     def service(self, kind, name, project, offset, networks, volumes, secrets, anchors, others):
         r = self.r
         s = {}
-        if self.chance(0.3):
+        if self.opt(0.3):
             s[Comment(self.pick([
                 "%s: owned by the %s team" % (name, self.pick(TEAMS)),
                 "pinned after the %s incident, see runbook" % self.pick(["2023-11", "2024-03", "2024-06"]),
@@ -453,13 +458,13 @@ class Gen:
                 s[Merge("common", "java-app")] = None
             else:
                 s[Merge("common")] = None
-        if kind in APPS and self.chance(0.25):
+        if kind in APPS and self.opt(0.25):
             s["build"] = {"context": "./services/" + kind, "dockerfile": "Dockerfile",
                           "args": {"BASE_IMAGE": "eclipse-temurin:21-jre", "GIT_SHA": "${GIT_SHA:-dev}"}}
         s["image"] = self.image(kind)
-        if self.chance(0.4):
+        if self.opt(0.4):
             s["container_name"] = project + "-" + name
-        if self.chance(0.3):
+        if self.opt(0.3):
             s["hostname"] = name
         if not use_anchor:
             s["restart"] = self.pick(["unless-stopped", "always", "on-failure", "no"])
@@ -489,7 +494,7 @@ class Gen:
             ports = self.ports(cports, offset)
             if ports:
                 s["ports"] = ports
-            if self.chance(0.3):
+            if self.opt(0.3):
                 s["expose"] = [Q(str(p)) for p in cports]
         # environment
         pairs = self.env_pairs(kind, name, project)
@@ -501,7 +506,7 @@ class Gen:
             s["environment"] = env
         else:
             s["environment"] = self.environment(pairs)
-        if kind in APPS and self.chance(0.3):
+        if kind in APPS and self.opt(0.3):
             s["env_file"] = [".env", "./env/%s.env" % kind] if self.chance(0.5) else ".env"
         # volumes
         vols = []
@@ -558,19 +563,19 @@ class Gen:
             else:
                 s["depends_on"] = deps
         # healthcheck
-        if kind in HEALTH or kind in APPS:
+        if (kind in HEALTH or kind in APPS) and self.opt(1.1):
             if kind in HEALTH:
                 test = HEALTH[kind]
             else:
                 test = ["CMD", "curl", "-fsS", "http://localhost:%d/health" % cports[0]]
             hc = {"test": Flow(test), "interval": self.pick(["5s", "10s", "15s", "30s"]),
                   "timeout": self.pick(["2s", "3s", "5s"]), "retries": r.randint(3, 10)}
-            if self.chance(0.5):
+            if self.opt(0.5):
                 hc["start_period"] = self.pick(["10s", "30s", "60s"])
             s["healthcheck"] = hc
         # deploy
         if not use_anchor or self.chance(0.3):
-            if self.chance(0.7):
+            if self.opt(0.7):
                 dep = {}
                 if kind in APPS and self.chance(0.3):
                     dep["replicas"] = r.randint(1, 4)
@@ -602,12 +607,12 @@ class Gen:
         if kind in APPS and self.chance(0.1):
             s["extra_hosts"] = ["%s-venue.example.net:10.%d.%d.%d" % (self.pick(VENUES), r.randint(0, 255),
                                                                         r.randint(0, 255), r.randint(1, 254))]
-        if self.chance(0.2):
+        if self.opt(0.2):
             s["stop_grace_period"] = self.pick(["10s", "30s", "1m"])
         if kind in ("postgres", "redis") and self.chance(0.3):
             s["shm_size"] = self.pick(["256mb", "1gb"])
         # labels
-        if self.chance(0.6):
+        if self.opt(0.6):
             labels = {"com.acme.team": self.pick(TEAMS),
                       "com.acme.tier": self.pick(["tier-0", "tier-1", "tier-2"]),
                       "com.acme.cost-center": "cc-%04d" % r.randint(1000, 9999)}
@@ -620,7 +625,7 @@ class Gen:
                 s["labels"] = labels
         # logging
         if not use_anchor:
-            if self.chance(0.5):
+            if self.opt(0.5):
                 s["logging"] = {"driver": "json-file",
                                 "options": {"max-size": Q(self.pick(["10m", "50m", "100m"])),
                                             "max-file": Q(str(r.randint(3, 10)))}}
@@ -656,8 +661,11 @@ class Gen:
                                    region, env, index)
         if big:
             n = r.randint(40, 90)
+            self.detail = 1.0
         else:
-            n = int(round(r.triangular(3, 25, 7)))
+            n = int(round(r.triangular(3, 25, 5)))
+        # Hand-written small stacks are terse; generated or long-lived ones carry more detail.
+        self.detail = r.uniform(0.3, 1.0) if n > 6 else r.uniform(0.15, 0.8)
         kinds = self.pick_kinds(n)
         names, used = [], {}
         for k in kinds:
