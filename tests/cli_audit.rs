@@ -602,12 +602,6 @@ fn secret_values_never_reach_any_output() {
     write(
         dir.path(),
         "compose.yaml",
-        &format!("services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: {canary}\n      - \n"),
-    );
-    // (the stray list item above makes the file invalid; write a valid one instead)
-    write(
-        dir.path(),
-        "compose.yaml",
         &format!("services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: {canary}\n  app:\n    image: app:1\n    environment:\n      - API_TOKEN={canary}\n"),
     );
     for format in ["text", "json", "sarif", "junit", "github"] {
@@ -842,4 +836,82 @@ fn long_extends_chains_are_linear_and_bounded() {
     assert_eq!(code, 1);
     assert!(err.contains("`extends` chain longer than 64"), "{err}");
     assert!(start.elapsed().as_secs() < 30);
+}
+
+#[test]
+fn secrets_stay_hidden_in_every_excerpt_and_defaults_are_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let canary = "Zq7-Canary-Pw-41x";
+    // A suppressed secret on a line that also carries another finding (the suppression
+    // without a reason), a one-line flow mapping where other findings share the secret's
+    // line, an interpolated key prefix, a BOM and a bare CR before the secret.
+    write(
+        dir.path(),
+        "a/compose.yaml",
+        &format!("\u{feff}services:\r  db:\n    image: postgres:16\n    environment:\n      DB_PASSWORD: {canary} # elastics-sec: ignore[secret-in-environment]\n"),
+    );
+    write(
+        dir.path(),
+        "b/compose.yaml",
+        &format!("{{\"services\": {{\"web\": {{\"image\": \"web:latest\", \"privileged\": true, \"environment\": {{\"API_TOKEN\": \"{canary}\"}}}}}}}}\n"),
+    );
+    write(
+        dir.path(),
+        "c/compose.yaml",
+        &format!("services:\n  app:\n    image: app:1\n    environment:\n      - \"${{PREFIX:-}}DB_PASSWORD={canary}\"\n      - DB_PASS=${{DB_PASS:-{canary}}}\n"),
+    );
+    for format in ["text", "json", "sarif", "junit", "github"] {
+        let (_, out, err) = audit_in(
+            dir.path(),
+            &[
+                "--format",
+                format,
+                "--color",
+                "never",
+                "--report-unused-suppressions",
+                ".",
+            ],
+        );
+        assert!(
+            !out.contains("Canary") && !err.contains("Canary"),
+            "{format} leaked:\n{out}{err}"
+        );
+    }
+    let (_, out, _) = audit_in(
+        dir.path(),
+        &["--format", "json", "--select", "secret-in-environment", "c"],
+    );
+    let lines: Vec<u64> = json(&out)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        vec![5, 6],
+        "a literal default of a reference is judged: {out}"
+    );
+}
+
+#[test]
+fn wide_merge_keys_are_linear() {
+    // 40,000 merged keys into a mapping with 40,000 explicit ones: linear, not quadratic.
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = String::from("x: &m {");
+    s.push_str(
+        &(0..40_000)
+            .map(|i| format!("k{i}: 1"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    s.push_str("}\nb:\n  <<: *m\n");
+    for i in 0..40_000 {
+        s.push_str(&format!("  j{i}: 2\n"));
+    }
+    write(dir.path(), "wide.yaml", &s);
+    let start = std::time::Instant::now();
+    let (code, _, err) = audit_in(dir.path(), &["wide.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(start.elapsed().as_secs() < 20);
 }

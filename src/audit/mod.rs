@@ -428,7 +428,15 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
         f
     };
 
+    // Spans of secret values, taken before suppressions and exceptions drop any finding:
+    // a suppressed secret must stay hidden in every other finding's excerpt too.
+    let secret_spans: Vec<Loc> = findings
+        .iter()
+        .filter(|f| f.redact)
+        .map(|f| f.loc)
+        .collect();
     findings = filter(findings, &sources, &policy, opts, &mut summary);
+    sources.mask(&secret_spans);
     findings.sort_by(|a, b| (a.loc, a.rule).cmp(&(b.loc, b.rule)));
     errors.sort_by(|a, b| (&a.path, a.line, a.col).cmp(&(&b.path, b.line, b.col)));
 
@@ -883,6 +891,26 @@ fn dedupe(inputs: &mut Vec<Input>, explicit_start: usize) {
     inputs.extend(explicit);
 }
 
+fn normalize_text(text: String) -> String {
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    };
+    if !text.contains('\r') {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() != Some(&'\n') {
+            out.push('\n');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn load_input(input: &Input, id: FileId, opts: &AuditOptions) -> Loaded {
     let fail = |message: String, line: Option<u32>, col: Option<u32>, text: Arc<str>| Loaded {
         text,
@@ -899,9 +927,10 @@ fn load_input(input: &Input, id: FileId, opts: &AuditOptions) -> Loaded {
     let read = match &input.path {
         None => std::io::stdin()
             .lock()
-            .take(cap + 1)
+            .take(cap.saturating_add(1))
             .read_to_end(&mut bytes),
-        Some(p) => std::fs::File::open(p).and_then(|f| f.take(cap + 1).read_to_end(&mut bytes)),
+        Some(p) => std::fs::File::open(p)
+            .and_then(|f| f.take(cap.saturating_add(1)).read_to_end(&mut bytes)),
     };
     if let Err(e) = read {
         return fail(format!("cannot read: {e}"), None, None, Arc::from(""));
@@ -929,6 +958,10 @@ fn load_input(input: &Input, id: FileId, opts: &AuditOptions) -> Loaded {
             );
         }
     };
+    // One line-break rule for the parser, the source map, suppressions and reporters: a
+    // byte-order mark is dropped and a bare CR (old Mac line end, which YAML counts as a
+    // break) becomes LF, so every column and line agrees and masks land on the right text.
+    let text = normalize_text(text);
     if text.contains('\0') {
         let line = text
             .split('\0')

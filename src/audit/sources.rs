@@ -74,6 +74,46 @@ impl SourceMap {
         self.files.len()
     }
 
+    /// Overwrites secret tokens in the stored text with `*`, one per character, so no
+    /// reporter, snippet or fingerprint can ever show them, whichever finding's line it
+    /// prints. `len == 0` masks to the end of the line. Columns of other tokens on the line
+    /// are unchanged.
+    pub fn mask(&mut self, spans: &[crate::audit::finding::Loc]) {
+        let mut by_file: std::collections::BTreeMap<FileId, Vec<(u32, u32, u32)>> =
+            std::collections::BTreeMap::new();
+        for l in spans.iter().filter(|l| l.line > 0) {
+            by_file
+                .entry(l.file)
+                .or_default()
+                .push((l.line, l.col, l.len));
+        }
+        for (id, spans) in by_file {
+            let Some(file) = self.files.get_mut(id as usize) else {
+                continue;
+            };
+            let mut out = String::with_capacity(file.text.len());
+            for (i, line) in file.text.split_inclusive('\n').enumerate() {
+                let no = i as u32 + 1;
+                let hits: Vec<&(u32, u32, u32)> = spans.iter().filter(|s| s.0 == no).collect();
+                if hits.is_empty() {
+                    out.push_str(line);
+                    continue;
+                }
+                let body = line.trim_end_matches(['\n', '\r']);
+                let ending = &line[body.len()..];
+                for (ci, c) in body.chars().enumerate() {
+                    let col = ci as u32 + 1;
+                    let secret = hits.iter().any(|&&(_, start, len)| {
+                        col >= start.max(1) && (len == 0 || col < start.max(1) + len)
+                    });
+                    out.push(if secret { '*' } else { c });
+                }
+                out.push_str(ending);
+            }
+            *file = SourceFile::new(std::mem::take(&mut file.path), Arc::from(out));
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }

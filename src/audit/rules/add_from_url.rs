@@ -79,6 +79,21 @@ fn remote(src: &str) -> Option<Remote> {
     Some(Remote::Git { pinned })
 }
 
+/// The URL without its userinfo (`https://user:token@host/x` → `https://host/x`): a
+/// credential in the URL must never be repeated in a finding.
+fn without_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
 impl Rule for AddFromUrl {
     fn meta(&self) -> &'static RuleMeta {
         &META
@@ -104,13 +119,14 @@ impl Rule for AddFromUrl {
                 } else {
                     shell::unquote(&src.text)
                 };
+                let shown = without_credentials(&text);
                 let msg = match remote(&text) {
                     None | Some(Remote::Git { pinned: true }) => continue,
                     Some(Remote::Http) => format!(
-                        "ADD downloads {text} without a checksum, so its content is not verified"
+                        "ADD downloads {shown} without a checksum, so its content is not verified"
                     ),
                     Some(Remote::Git { pinned: false }) => format!(
-                        "ADD fetches the Git repository {text} at a movable ref (not a commit hash)"
+                        "ADD fetches the Git repository {shown} at a movable ref (not a commit hash)"
                     ),
                 };
                 out.emit(src.loc, msg)
@@ -124,6 +140,15 @@ impl Rule for AddFromUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_never_shown() {
+        assert_eq!(
+            without_credentials("https://bot:ghp_secret@github.com/o/r.git"),
+            "https://github.com/o/r.git"
+        );
+        assert_eq!(without_credentials("https://x/a@b"), "https://x/a@b");
+    }
 
     #[test]
     fn classifies_sources() {

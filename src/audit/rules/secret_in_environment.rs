@@ -1,6 +1,6 @@
 //! `secret-in-environment`: a literal secret is written into an environment variable.
 
-use crate::audit::detect::{detect, is_reference, DetectorConfig};
+use crate::audit::detect::{detect, DetectorConfig};
 use crate::audit::rules::{
     ComposeCx, Emitter, KubeCx, ParamDefault, ParamMeta, Params, Rule, RuleMeta,
 };
@@ -124,6 +124,28 @@ pub fn detector_config(params: &Params<'_>) -> DetectorConfig {
     }
 }
 
+/// The detector decides on the value as written: its by-value checks (AWS keys, PEM keys,
+/// tokens, URLs with passwords) fire even next to a `${VAR}`, while by-name and entropy
+/// checks never fire on references. A value that is exactly one reference with a literal
+/// default (`${DB_PASSWORD:-hunter2}`) is judged by its default: that default is what runs
+/// whenever the variable is unset.
+pub fn judge(
+    key: &str,
+    raw: &str,
+    cfg: &DetectorConfig,
+) -> Option<crate::audit::detect::SecretKind> {
+    detect(key, raw, cfg).or_else(|| literal_default(raw).and_then(|d| detect(key, d, cfg)))
+}
+
+/// `${NAME:-default}` / `${NAME-default}` → `default`, when the default holds no `$`.
+fn literal_default(raw: &str) -> Option<&str> {
+    let inner = raw.trim().strip_prefix("${")?.strip_suffix('}')?;
+    let name_end = inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+    let rest = &inner[name_end..];
+    let default = rest.strip_prefix(":-").or_else(|| rest.strip_prefix('-'))?;
+    (!default.is_empty() && !default.contains('$') && !default.contains('}')).then_some(default)
+}
+
 impl Rule for SecretInEnvironment {
     fn meta(&self) -> &'static RuleMeta {
         &META
@@ -146,10 +168,7 @@ impl Rule for SecretInEnvironment {
             };
             for p in &inst.pairs {
                 let Some(v) = &p.value else { continue };
-                if is_reference(&v.text) {
-                    continue;
-                }
-                if let Some(kind) = detect(&p.key.text, &v.text, &cfg) {
+                if let Some(kind) = judge(&p.key.text, &v.text, &cfg) {
                     out.emit(
                         v.loc,
                         format!(
@@ -182,10 +201,10 @@ impl Rule for SecretInEnvironment {
                 else {
                     continue;
                 };
-                let Some(raw) = value.as_str().filter(|v| !is_reference(v)) else {
+                let Some(raw) = value.as_str() else {
                     continue;
                 };
-                if let Some(kind) = detect(key, raw, &cfg) {
+                if let Some(kind) = judge(key, raw, &cfg) {
                     out.emit(
                         value.loc,
                         format!(
@@ -210,10 +229,10 @@ impl Rule for SecretInEnvironment {
                 let (Some(key), Some(raw)) = (e.key.as_str(), e.value.raw_text()) else {
                     continue;
                 };
-                if e.value.is_null() || is_reference(raw) {
+                if e.value.is_null() {
                     continue;
                 }
-                if let Some(kind) = detect(key, raw, &cfg) {
+                if let Some(kind) = judge(key, raw, &cfg) {
                     out.emit(
                         e.value.loc,
                         format!(
@@ -242,10 +261,10 @@ impl Rule for SecretInEnvironment {
                 let Some(raw) = value.raw_text() else {
                     continue;
                 };
-                if value.is_null() || is_reference(raw) {
+                if value.is_null() {
                     continue;
                 }
-                if let Some(kind) = detect(key, raw, &cfg) {
+                if let Some(kind) = judge(key, raw, &cfg) {
                     out.emit(
                         value.loc,
                         format!(

@@ -239,13 +239,20 @@ fn list_to_map(node: &mut Node) {
             Some(v) => {
                 // The raw text of the value part, so `A=${X}` still reads as a reference.
                 let raw_v = raw.and_then(|r| r.split_once('=').map(|(_, rv)| rv.to_string()));
+                // Columns come from the text as written before interpolation (`raw`), since
+                // `${PREFIX}KEY=v` puts the value further right than the interpolated text
+                // says. Decoded text is never longer than the source, so the column is at or
+                // before the real one; and when the source may differ from the decoded text
+                // (interpolation, quoting escapes) the length is left unknown (0), which
+                // makes a secret's mask run to the end of the line instead of leaving a tail.
+                let written = raw.unwrap_or(text);
+                let written_key = written
+                    .split_once('=')
+                    .map_or(key_chars, |(k, _)| k.chars().count() as u32);
+                let exact = item.loc.len != 0 && raw.is_none() && !quoted;
                 let vloc = Loc {
-                    col: base_col + key_chars + 1,
-                    len: if item.loc.len == 0 {
-                        0
-                    } else {
-                        v.chars().count() as u32
-                    },
+                    col: base_col + written_key + 1,
+                    len: if exact { v.chars().count() as u32 } else { 0 },
                     ..item.loc
                 };
                 Node {
@@ -872,6 +879,12 @@ mod tests {
         let env = p.services().next().unwrap().environment();
         assert_eq!(env[0].key.loc.col, 10);
         assert_eq!(env[0].value.loc.col, 22);
-        assert_eq!(env[0].value.loc.len, 2);
+        // Quoted: the source may hold escapes, so the length is left open (mask to EOL).
+        assert_eq!(env[0].value.loc.len, 0);
+        let p = project(&["services:\n  a:\n    environment:\n      - DB_PASSWORD=x1 # c\n      - ${P:-}API_TOKEN=abc\n"]);
+        let env = p.services().next().unwrap().environment();
+        assert_eq!((env[0].value.loc.col, env[0].value.loc.len), (21, 2));
+        // Interpolated key prefix: the value column is where it is written, length open.
+        assert_eq!((env[1].value.loc.col, env[1].value.loc.len), (25, 0));
     }
 }

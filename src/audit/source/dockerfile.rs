@@ -779,7 +779,7 @@ pub fn parse(text: &str, file: FileId) -> Result<Dockerfile<'_>, ParseError> {
                             _ => {
                                 return Err(error_at(
                                     loc,
-                                    format!("invalid escape character `{value}`: must be \\ or `"),
+                                    "invalid escape character: must be \\ or `".to_string(),
                                 ))
                             }
                         };
@@ -1167,8 +1167,13 @@ fn parse_instruction<'a>(
         .map_or(s.len(), |p| kw_start + p);
     let kw_text = s.get(kw_start..kw_end).unwrap_or("");
     let loc = line.loc(kw_start, kw_end - kw_start);
-    let keyword = Keyword::parse(kw_text)
-        .ok_or_else(|| error_at(loc, format!("unknown instruction `{kw_text}`")))?;
+    let keyword = Keyword::parse(kw_text).ok_or_else(|| {
+        error_at(
+            loc,
+            "unknown instruction (the word is not repeated here: it could be secret text)"
+                .to_string(),
+        )
+    })?;
     let (flags, args_start) = extract_flags(line, kw_end);
     let args_end = args_start + s.get(args_start..).map_or(0, |t| t.trim_end().len());
     let mut inst = Instruction {
@@ -1212,7 +1217,7 @@ fn parse_instruction<'a>(
                     if !as_kw.text.eq_ignore_ascii_case("as") {
                         return Err(error_at(
                             as_kw.loc,
-                            format!("expected `AS` after the image, found `{}`", as_kw.text),
+                            "expected `AS` after the image".to_string(),
                         ));
                     }
                     if !valid_stage_name(&name.text) {
@@ -1321,7 +1326,7 @@ fn name_values(
         let Some(eq) = word.find('=') else {
             return Err(error_at(
                 line.loc(ws, we - ws),
-                format!("`{word}` has no `=`: {kw} arguments must be NAME=value"),
+                format!("an argument has no `=`: {kw} arguments must be NAME=value"),
             ));
         };
         let key = line.word(ws, ws + eq);

@@ -528,10 +528,19 @@ fn resolve_map(entries: Vec<Entry>) -> Result<Vec<Entry>, LoadError> {
             explicit.push(e);
         }
     }
+    // Keys already present, by text: a set, so a merge of n keys into m costs O(n + m), not
+    // O(n * m) (a hostile file could otherwise make one mapping take hours).
+    let mut present: std::collections::HashSet<CompactString> = explicit
+        .iter()
+        .filter_map(|x: &Entry| x.key.as_scalar().map(|k| k.text.clone()))
+        .collect();
     for source in sources {
         for e in source {
-            let present = explicit.iter().any(|x: &Entry| same_key(&x.key, &e.key));
-            if !present {
+            let new = match e.key.as_scalar() {
+                Some(k) => present.insert(k.text.clone()),
+                None => !explicit.iter().any(|x: &Entry| same_key(&x.key, &e.key)),
+            };
+            if new {
                 explicit.push(e);
             }
         }
