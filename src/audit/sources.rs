@@ -87,34 +87,79 @@ impl SourceMap {
                 .or_default()
                 .push((l.line, l.col, l.len));
         }
-        for (id, spans) in by_file {
+        for (id, mut spans) in by_file {
             let Some(file) = self.files.get_mut(id as usize) else {
                 continue;
             };
-            let mut out = String::with_capacity(file.text.len());
-            for (i, line) in file.text.split_inclusive('\n').enumerate() {
-                let no = i as u32 + 1;
-                let hits: Vec<&(u32, u32, u32)> = spans.iter().filter(|s| s.0 == no).collect();
-                if hits.is_empty() {
-                    out.push_str(line);
-                    continue;
+            // Walk the lines that hold secrets only; the text between them is copied whole.
+            spans.sort_unstable();
+            let text = file.text.clone();
+            let mut out = String::with_capacity(text.len());
+            let mut copied = 0;
+            let mut i = 0;
+            while i < spans.len() {
+                let line = spans[i].0;
+                let mut j = i;
+                while j < spans.len() && spans[j].0 == line {
+                    j += 1;
                 }
-                let body = line.trim_end_matches(['\n', '\r']);
-                let ending = &line[body.len()..];
+                let Some(start) = file.line_starts.get(line as usize - 1).map(|&s| s as usize)
+                else {
+                    break;
+                };
+                let body = text[start..].split('\n').next().unwrap_or("");
+                let body = body.strip_suffix('\r').unwrap_or(body);
+                out.push_str(&text[copied..start]);
                 for (ci, c) in body.chars().enumerate() {
                     let col = ci as u32 + 1;
-                    let secret = hits.iter().any(|&&(_, start, len)| {
-                        col >= start.max(1) && (len == 0 || col < start.max(1) + len)
-                    });
+                    let secret = spans[i..j]
+                        .iter()
+                        .any(|&(_, s, len)| col >= s.max(1) && (len == 0 || col < s.max(1) + len));
                     out.push(if secret { '*' } else { c });
                 }
-                out.push_str(ending);
+                copied = start + body.len();
+                i = j;
             }
+            out.push_str(&text[copied..]);
             *file = SourceFile::new(std::mem::take(&mut file.path), Arc::from(out));
         }
     }
 
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::finding::Loc;
+
+    #[test]
+    fn mask_hides_spans_and_keeps_columns() {
+        let mut m = SourceMap::default();
+        let id = m.add(
+            "f".into(),
+            Arc::from("a: 1\nk: sécret # c\r\nz: tail-secret\nlast\n"),
+        );
+        m.mask(&[
+            Loc {
+                file: id,
+                line: 2,
+                col: 4,
+                len: 6,
+            },
+            Loc {
+                file: id,
+                line: 3,
+                col: 4,
+                len: 0,
+            },
+        ]);
+        assert_eq!(m.line(id, 1), Some("a: 1"));
+        assert_eq!(m.line(id, 2), Some("k: ****** # c"));
+        assert_eq!(m.line(id, 3), Some("z: ***********"));
+        assert_eq!(m.line(id, 4), Some("last"));
+        assert_eq!(m.get(id).unwrap().text.matches('\n').count(), 4);
     }
 }

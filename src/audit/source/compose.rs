@@ -488,18 +488,18 @@ pub struct Port<'a> {
     pub node: &'a Node,
     /// The node to blame for the host binding: the item, or the long syntax `host_ip`.
     pub blame: &'a Node,
-    pub host_ip: Option<String>,
+    pub host_ip: Option<&'a str>,
     /// Host port or range as written; `None` means an ephemeral host port.
-    pub published: Option<String>,
+    pub published: Option<&'a str>,
     /// Container port or range.
-    pub target: String,
-    pub protocol: String,
+    pub target: &'a str,
+    pub protocol: &'a str,
 }
 
 impl Port<'_> {
     /// Bound on every interface of the host (no host IP, `0.0.0.0` or `::`).
     pub fn all_interfaces(&self) -> bool {
-        match self.host_ip.as_deref() {
+        match self.host_ip {
             None => true,
             Some(ip) => matches!(
                 ip,
@@ -510,12 +510,12 @@ impl Port<'_> {
 
     /// Bound only to loopback.
     pub fn loopback(&self) -> bool {
-        self.host_ip.as_deref().is_some_and(is_loopback_ip)
+        self.host_ip.is_some_and(is_loopback_ip)
     }
 
     /// All container ports of the mapping (a range expands; capped for absurd ranges).
     pub fn target_ports(&self) -> Vec<u32> {
-        expand_range(&self.target)
+        expand_range(self.target)
     }
 
     /// All host ports of the mapping; empty when ephemeral.
@@ -528,8 +528,8 @@ impl Port<'_> {
 
     /// Human form, e.g. `0.0.0.0:80->8080/tcp`.
     pub fn describe(&self) -> String {
-        let host = self.host_ip.as_deref().unwrap_or("0.0.0.0");
-        let published = self.published.as_deref().unwrap_or("(ephemeral)");
+        let host = self.host_ip.unwrap_or("0.0.0.0");
+        let published = self.published.unwrap_or("(ephemeral)");
         format!("{host}:{published}->{}/{}", self.target, self.protocol)
     }
 }
@@ -556,37 +556,33 @@ fn expand_range(s: &str) -> Vec<u32> {
 
 /// Parses the short port syntax `[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]`,
 /// with IPv6 host IPs in brackets (`[::1]:80:80`).
-pub fn parse_short_port(text: &str) -> Option<(Option<String>, Option<String>, String, String)> {
+pub fn parse_short_port(text: &str) -> Option<(Option<&str>, Option<&str>, &str, &str)> {
     let text = text.trim();
     let (spec, protocol) = match text.rsplit_once('/') {
-        Some((s, p)) => (s, p.to_string()),
-        None => (text, "tcp".to_string()),
+        Some((s, p)) => (s, p),
+        None => (text, "tcp"),
     };
     let (host_ip, rest) = if let Some(after) = spec.strip_prefix('[') {
         let (ip, rest) = after.split_once(']')?;
-        (Some(ip.to_string()), rest.strip_prefix(':')?)
+        (Some(ip), rest.strip_prefix(':')?)
     } else {
-        let parts: Vec<&str> = spec.split(':').collect();
-        match parts.len() {
-            1 | 2 => (None, spec),
-            3 => (Some(parts[0].to_string()), &spec[parts[0].len() + 1..]),
-            // An unbracketed IPv6 address: everything before the last two fields.
+        let colons = spec.matches(':').count();
+        match colons {
+            0 | 1 => (None, spec),
+            // `IP:HOST:CONTAINER`, or an unbracketed IPv6 address: everything before the
+            // last two fields is the host IP.
             _ => {
-                let cut = parts[..parts.len() - 2].join(":");
-                (Some(cut.clone()), &spec[cut.len() + 1..])
+                let mut cut = spec.len();
+                for _ in 0..2 {
+                    cut = spec[..cut].rfind(':')?;
+                }
+                (Some(&spec[..cut]), &spec[cut + 1..])
             }
         }
     };
     let (published, target) = match rest.split_once(':') {
-        Some((p, t)) => (
-            if p.is_empty() {
-                None
-            } else {
-                Some(p.to_string())
-            },
-            t.to_string(),
-        ),
-        None => (None, rest.to_string()),
+        Some((p, t)) => ((!p.is_empty()).then_some(p), t),
+        None => (None, rest),
     };
     if target.is_empty() {
         return None;
@@ -689,17 +685,10 @@ impl<'a> Service<'a> {
                     out.push(Port {
                         node: item,
                         blame: host.unwrap_or(item),
-                        host_ip: host.and_then(Node::as_str).map(str::to_string),
-                        published: item
-                            .get("published")
-                            .and_then(Node::as_str)
-                            .map(str::to_string),
-                        target: target.to_string(),
-                        protocol: item
-                            .get("protocol")
-                            .and_then(Node::as_str)
-                            .unwrap_or("tcp")
-                            .to_string(),
+                        host_ip: host.and_then(Node::as_str),
+                        published: item.get("published").and_then(Node::as_str),
+                        target,
+                        protocol: item.get("protocol").and_then(Node::as_str).unwrap_or("tcp"),
                     });
                 }
                 Kind::Seq(_) => {}
