@@ -52,7 +52,7 @@ impl Rule for PortPublishedAllInterfaces {
             if !p.all_interfaces() {
                 continue;
             }
-            let published = p.published.as_deref().unwrap_or("an ephemeral port");
+            let published = p.published.unwrap_or("an ephemeral port");
             out.emit(
                 p.blame.loc,
                 format!(

@@ -520,10 +520,7 @@ impl Port<'_> {
 
     /// All host ports of the mapping; empty when ephemeral.
     pub fn published_ports(&self) -> Vec<u32> {
-        self.published
-            .as_deref()
-            .map(expand_range)
-            .unwrap_or_default()
+        self.published.map(expand_range).unwrap_or_default()
     }
 
     /// Human form, e.g. `0.0.0.0:80->8080/tcp`.
@@ -825,14 +822,11 @@ mod tests {
     #[test]
     fn short_ports() {
         let p = |s| parse_short_port(s).unwrap();
-        assert_eq!(
-            p("80:8080"),
-            (None, Some("80".into()), "8080".into(), "tcp".into())
-        );
-        assert_eq!(p("127.0.0.1:80:80").0.as_deref(), Some("127.0.0.1"));
-        assert_eq!(p("[::1]:80:80").0.as_deref(), Some("::1"));
-        assert_eq!(p("::1:80:80").0.as_deref(), Some("::1"));
-        assert_eq!(p("3000"), (None, None, "3000".into(), "tcp".into()));
+        assert_eq!(p("80:8080"), (None, Some("80"), "8080", "tcp"));
+        assert_eq!(p("127.0.0.1:80:80").0, Some("127.0.0.1"));
+        assert_eq!(p("[::1]:80:80").0, Some("::1"));
+        assert_eq!(p("::1:80:80").0, Some("::1"));
+        assert_eq!(p("3000"), (None, None, "3000", "tcp"));
         assert_eq!(p("8000-8010:8000-8010/udp").3, "udp");
         assert_eq!(p("127.0.0.1::5000").1, None);
     }
