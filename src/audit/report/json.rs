@@ -127,10 +127,8 @@ struct BySeverity {
 /// Writes `report` as the version-1 JSON document described in the module header.
 pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     use rayon::prelude::*;
-    let findings: Vec<Vec<u8>> = report
-        .findings
-        .par_iter()
-        .map(|f| JsonFinding {
+    let one = |f: &crate::audit::finding::Finding| -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(&JsonFinding {
             rule: f.rule,
             category: f.category,
             severity: f.severity,
@@ -153,8 +151,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
                 })
                 .collect(),
         })
-        .map(|f| serde_json::to_vec(&f))
-        .collect::<Result<_, _>>()?;
+    };
     let errors = report
         .errors
         .iter()
@@ -201,11 +198,18 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     };
     let (head, tail) = frame.split_at(at + marker.len() - 1);
     out.write_all(head.as_bytes())?;
-    for (i, f) in findings.iter().enumerate() {
-        out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
-        out.write_all(f)?;
+    // Serialised in parallel, a bounded chunk at a time, so memory stays flat for huge
+    // reports while both cores work.
+    let mut first = true;
+    for chunk in report.findings.chunks(4096) {
+        let lines: Vec<Vec<u8>> = chunk.par_iter().map(one).collect::<Result<_, _>>()?;
+        for l in lines {
+            out.write_all(if first { &b"\n"[..] } else { &b",\n"[..] })?;
+            out.write_all(&l)?;
+            first = false;
+        }
     }
-    if !findings.is_empty() {
+    if !report.findings.is_empty() {
         out.write_all(b"\n")?;
     }
     out.write_all(tail.as_bytes())?;

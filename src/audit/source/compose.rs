@@ -23,6 +23,8 @@
 
 use crate::audit::finding::{FileId, Loc};
 use crate::audit::source::interpolate::{interpolate, Vars};
+use compact_str::CompactString;
+
 use crate::audit::yaml::{Entry, Kind, Node, Scalar, Style};
 
 /// A merged compose project.
@@ -146,7 +148,7 @@ fn interpolate_node(node: &mut Node, vars: &Vars) -> Result<(), ComposeError> {
                 })?;
                 if out.changed {
                     let raw = std::mem::replace(&mut s.text, out.value.into());
-                    s.raw = Some(Box::from(raw.as_str()));
+                    s.raw = Some(Box::new(raw));
                 }
             }
         }
@@ -216,7 +218,7 @@ fn list_to_map(node: &mut Node) {
         let Some(s) = item.as_scalar() else { continue };
         let quoted = matches!(s.style, Style::SingleQuoted | Style::DoubleQuoted);
         let text = s.text.as_str();
-        let raw = s.raw.as_deref();
+        let raw = s.raw.as_deref().map(CompactString::as_str);
         let (key, value) = match text.split_once('=') {
             Some((k, v)) => (k, Some(v)),
             None => (text, None),
@@ -261,7 +263,7 @@ fn list_to_map(node: &mut Node) {
                         text: v.into(),
                         // A `KEY=` item is an empty string, not null.
                         style: Style::DoubleQuoted,
-                        raw: raw_v.map(String::into_boxed_str),
+                        raw: raw_v.map(|r| Box::new(CompactString::from(r))),
                     }),
                 }
             }

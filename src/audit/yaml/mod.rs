@@ -44,7 +44,8 @@ pub struct Scalar {
     /// of a deployment file; this halves the loader's allocations and memory.
     pub text: CompactString,
     pub style: Style,
-    pub raw: Option<Box<str>>,
+    /// Boxed twice over so the common case (no interpolation) costs one pointer.
+    pub raw: Option<Box<CompactString>>,
 }
 
 /// One key/value pair of a mapping.
@@ -200,7 +201,11 @@ impl Node {
     /// The text as originally written (before interpolation) for scalars.
     pub fn raw_text(&self) -> Option<&str> {
         let s = self.as_scalar()?;
-        Some(s.raw.as_deref().unwrap_or(&s.text))
+        Some(
+            s.raw
+                .as_deref()
+                .map_or(s.text.as_str(), CompactString::as_str),
+        )
     }
 
     /// A short human name of the node's kind for error messages.
