@@ -397,13 +397,22 @@ impl Builder<'_> {
                 Ok(())
             }
             Event::SequenceEnd => match self.stack.pop() {
-                Some(Frame::Seq { loc, anchor, items }) => self.finish(
-                    Node {
-                        loc,
-                        kind: Kind::Seq(items),
-                    },
+                Some(Frame::Seq {
+                    loc,
                     anchor,
-                ),
+                    mut items,
+                }) => {
+                    // Growth slack of the vectors is a large share of peak memory on big
+                    // runs (every tree stays alive until the report is written).
+                    items.shrink_to_fit();
+                    self.finish(
+                        Node {
+                            loc,
+                            kind: Kind::Seq(items),
+                        },
+                        anchor,
+                    )
+                }
                 _ => Err(LoadError::at(loc, "unbalanced sequence end".into())),
             },
             Event::MappingEnd => match self.stack.pop() {
@@ -413,7 +422,8 @@ impl Builder<'_> {
                     entries,
                     ..
                 }) => {
-                    let entries = resolve_map(entries)?;
+                    let mut entries = resolve_map(entries)?;
+                    entries.shrink_to_fit();
                     self.finish(
                         Node {
                             loc,
