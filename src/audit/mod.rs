@@ -450,6 +450,34 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
     })
 }
 
+/// The enabled rules that read `target`, with their configured level and parameters.
+fn rules_for<'p>(
+    policy: &'p Policy,
+    enabled: &'p [(&'static dyn rules::Rule, usize)],
+    target: Target,
+) -> impl Iterator<
+    Item = (
+        &'static dyn rules::Rule,
+        &'p policy::RuleConfig,
+        finding::Severity,
+        Params<'p>,
+    ),
+> {
+    enabled.iter().filter_map(move |(rule, i)| {
+        let cfg = &policy.rules[*i];
+        let level = cfg.level?;
+        cfg.meta.targets.contains(&target).then_some((
+            *rule,
+            cfg,
+            level,
+            Params {
+                meta: cfg.meta,
+                values: &cfg.params,
+            },
+        ))
+    })
+}
+
 fn run_compose_rules(
     project: &ComposeProject,
     sources: &SourceMap,
@@ -458,19 +486,11 @@ fn run_compose_rules(
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     let services: Vec<_> = project.services().collect();
-    for (rule, i) in enabled {
-        let cfg = &policy.rules[*i];
-        if !cfg.meta.targets.contains(&Target::Compose) {
-            continue;
-        }
-        let Some(level) = cfg.level else { continue };
+    for (rule, cfg, level, params) in rules_for(policy, enabled, Target::Compose) {
         let cx = ComposeCx {
             project,
             sources,
-            params: Params {
-                meta: cfg.meta,
-                values: &cfg.params,
-            },
+            params,
         };
         let mut em = Emitter::new(cfg.meta, level, &mut out);
         for svc in &services {
@@ -515,19 +535,8 @@ fn run_aci_rules(
     enabled: &[(&'static dyn rules::Rule, usize)],
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (rule, i) in enabled {
-        let cfg = &policy.rules[*i];
-        let Some(level) = cfg.level else { continue };
-        if !cfg.meta.targets.contains(&Target::Aci) {
-            continue;
-        }
-        let cx = AciCx {
-            sources,
-            params: Params {
-                meta: cfg.meta,
-                values: &cfg.params,
-            },
-        };
+    for (rule, cfg, level, params) in rules_for(policy, enabled, Target::Aci) {
+        let cx = AciCx { sources, params };
         let mut em = Emitter::new(cfg.meta, level, &mut out);
         for g in groups {
             rule.aci_group(&cx, g, &mut em);
@@ -543,19 +552,8 @@ fn run_dockerfile_rules(
     enabled: &[(&'static dyn rules::Rule, usize)],
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (rule, i) in enabled {
-        let cfg = &policy.rules[*i];
-        let Some(level) = cfg.level else { continue };
-        if !cfg.meta.targets.contains(&Target::Dockerfile) {
-            continue;
-        }
-        let cx = DockerfileCx {
-            sources,
-            params: Params {
-                meta: cfg.meta,
-                values: &cfg.params,
-            },
-        };
+    for (rule, cfg, level, params) in rules_for(policy, enabled, Target::Dockerfile) {
+        let cx = DockerfileCx { sources, params };
         rule.dockerfile(&cx, df, &mut Emitter::new(cfg.meta, level, &mut out));
     }
     out
@@ -574,19 +572,11 @@ fn run_kube_rules(
     let per_object = |range: &[source::kubernetes::Object<'_>],
                       pods: &[source::kubernetes::PodSpec<'_>]| {
         let mut out = Vec::new();
-        for (rule, i) in enabled {
-            let cfg = &policy.rules[*i];
-            let Some(level) = cfg.level else { continue };
-            if !cfg.meta.targets.contains(&Target::Kubernetes) {
-                continue;
-            }
+        for (rule, cfg, level, params) in rules_for(policy, enabled, Target::Kubernetes) {
             let cx = KubeCx {
                 objects,
                 sources,
-                params: Params {
-                    meta: cfg.meta,
-                    values: &cfg.params,
-                },
+                params,
             };
             let mut em = Emitter::new(cfg.meta, level, &mut out);
             for o in range {
@@ -611,19 +601,11 @@ fn run_kube_rules(
             per_object(range, &pods_here)
         })
         .collect();
-    for (rule, i) in enabled {
-        let cfg = &policy.rules[*i];
-        let Some(level) = cfg.level else { continue };
-        if !cfg.meta.targets.contains(&Target::Kubernetes) {
-            continue;
-        }
+    for (rule, cfg, level, params) in rules_for(policy, enabled, Target::Kubernetes) {
         let cx = KubeCx {
             objects,
             sources,
-            params: Params {
-                meta: cfg.meta,
-                values: &cfg.params,
-            },
+            params,
         };
         rule.kube_workspace(&cx, &mut Emitter::new(cfg.meta, level, &mut out));
     }
