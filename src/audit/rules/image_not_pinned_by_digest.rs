@@ -1,5 +1,6 @@
 //! `image-not-pinned-by-digest`: an image is referenced by tag only.
 
+use crate::audit::finding::Loc;
 use crate::audit::rules::image::ImageRef;
 use crate::audit::rules::{ComposeCx, Emitter, KubeCx, Rule, RuleMeta};
 use crate::audit::source::compose::Service;
@@ -61,6 +62,23 @@ crate::declare_rule! {
     }
 }
 
+const HELP: &str =
+    "append the image digest (`@sha256:...`) and let a dependency bot keep it current";
+
+/// Reports `text` (written at `loc`) unless it is pinned. `who` opens the message ("service
+/// `web`"), `noun` is "image" or "base image".
+fn check(loc: Loc, text: &str, who: &str, noun: &str, resource: String, out: &mut Emitter<'_>) {
+    if ImageRef::parse(text).pinned() {
+        return;
+    }
+    out.emit(
+        loc,
+        format!("{who} uses {noun} {text}, which is not pinned by digest"),
+    )
+    .help(HELP)
+    .resource(resource);
+}
+
 impl Rule for ImageNotPinnedByDigest {
     fn meta(&self) -> &'static RuleMeta {
         &META
@@ -76,25 +94,20 @@ impl Rule for ImageNotPinnedByDigest {
         for st in df.stages.iter().filter(|s| s.base == Base::Image) {
             let text = st.resolved.as_deref().unwrap_or(&st.image.text);
             let r = ImageRef::parse(text);
-            if r.pinned() {
-                continue;
-            }
+            // An unresolved `${VAR}` may carry the digest: say nothing rather than guess.
             if st.resolved.is_none()
                 && (text.contains('@') || (r.tag.is_none() && r.repository.contains('$')))
             {
                 continue;
             }
-            out.emit(
+            check(
                 st.image.loc,
-                format!(
-                    "{} uses base image {text}, which is not pinned by digest",
-                    st.describe()
-                ),
-            )
-            .help(
-                "append the image digest (`@sha256:...`) and let a dependency bot keep it current",
-            )
-            .resource(st.resource());
+                text,
+                &st.describe(),
+                "base image",
+                st.resource(),
+                out,
+            );
         }
     }
 
@@ -107,60 +120,24 @@ impl Rule for ImageNotPinnedByDigest {
         for c in group.containers() {
             let Some(node) = c.image() else { continue };
             let Some(text) = node.as_str() else { continue };
-            if ImageRef::parse(text).pinned() {
-                continue;
-            }
-            out.emit(
-                node.loc,
-                format!(
-                    "{} of {} uses image {text}, which is not pinned by digest",
-                    c.describe(),
-                    group.describe()
-                ),
-            )
-            .help(
-                "append the image digest (`@sha256:...`) and let a dependency bot keep it current",
-            )
-            .resource(group.resource());
+            let who = format!("{} of {}", c.describe(), group.describe());
+            check(node.loc, text, &who, "image", group.resource(), out);
         }
     }
 
     fn compose_service(&self, _cx: &ComposeCx<'_>, svc: &Service<'_>, out: &mut Emitter<'_>) {
         let Some(node) = svc.image() else { return };
         let Some(text) = node.as_str() else { return };
-        if ImageRef::parse(text).pinned() {
-            return;
-        }
-        out.emit(
-            node.loc,
-            format!(
-                "service `{}` uses image {text}, which is not pinned by digest",
-                svc.name
-            ),
-        )
-        .help("append the image digest (`@sha256:...`) and let a dependency bot keep it current")
-        .resource(svc.resource());
+        let who = format!("service `{}`", svc.name);
+        check(node.loc, text, &who, "image", svc.resource(), out);
     }
 
     fn kube_pod(&self, _cx: &KubeCx<'_>, pod: &PodSpec<'_>, out: &mut Emitter<'_>) {
         for c in pod.containers() {
             let Some(node) = c.image() else { continue };
             let Some(text) = node.as_str() else { continue };
-            if ImageRef::parse(text).pinned() {
-                continue;
-            }
-            out.emit(
-                node.loc,
-                format!(
-                    "{} in {} uses image {text}, which is not pinned by digest",
-                    c.describe(),
-                    pod.object.resource()
-                ),
-            )
-            .help(
-                "append the image digest (`@sha256:...`) and let a dependency bot keep it current",
-            )
-            .resource(pod.object.resource());
+            let who = format!("{} in {}", c.describe(), pod.object.resource());
+            check(node.loc, text, &who, "image", pod.object.resource(), out);
         }
     }
 }
