@@ -6,3 +6,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod config;
+pub mod render;
+pub mod secrets;
+pub mod sink;

@@ -1,0 +1,1 @@
+//! AWS Secrets Manager provider (placeholder; implemented in its own change).
