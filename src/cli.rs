@@ -21,6 +21,55 @@ pub enum Command {
     Audit(AuditArgs),
     /// List the audit rules, or print one rule's documentation.
     Rules(RulesArgs),
+    /// Fetch every configured secret once, write them to the output directory, exit.
+    Fetch(FetchArgs),
+    /// Validate a daemon config and print the plan (names, files, modes, schedules; no values).
+    CheckConfig(CheckConfigArgs),
+}
+
+/// Log line format on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FetchArgs {
+    /// Daemon config file (TOML).
+    #[arg(long, short, value_name = "FILE", env = "ELASTICS_SEC_CONFIG")]
+    pub config: PathBuf,
+
+    /// Keep retrying a provider that is down for up to this long (e.g. `2m`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub wait: Option<std::time::Duration>,
+
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckConfigArgs {
+    /// Daemon config file (TOML).
+    #[arg(long, short, value_name = "FILE", env = "ELASTICS_SEC_CONFIG")]
+    pub config: PathBuf,
+
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::parse_duration(s)
 }
 
 /// Severity threshold names accepted by `--fail-on`.

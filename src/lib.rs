@@ -4,6 +4,7 @@
 //! The binary (`src/main.rs`) is a thin layer over this library: `audit` is the policy
 //! engine for compose files, Kubernetes manifests and other deployment inputs.
 
+pub mod agent;
 pub mod audit;
 pub mod cli;
 pub mod config;

@@ -3,6 +3,10 @@
 //!
 //! Exit codes of `audit`: 0 nothing at or above `--fail-on`; 1 findings at or above it;
 //! 2 usage, policy or input (parse) errors. A closed stdout (broken pipe) exits 0 quietly.
+//!
+//! Exit codes of `fetch` and `check-config`: see `elastics_sec::agent::exit` (0 ok, 3 config,
+//! 4 auth, 5 not found / access denied, 6 provider unavailable, 7 output refused, 8 invalid
+//! value).
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -14,13 +18,19 @@ use elastics_sec::audit::finding::Severity;
 use elastics_sec::audit::report::{self, Report, TextOptions};
 use elastics_sec::audit::rules::{self, docs};
 use elastics_sec::audit::{self as engine, yaml::Limits, AuditOptions};
-use elastics_sec::cli::{AuditArgs, Cli, Color, Command, FailOn, RulesArgs, RulesFormat};
+use elastics_sec::cli::{
+    AuditArgs, CheckConfigArgs, Cli, Color, Command, FailOn, FetchArgs, LogFormat, RulesArgs,
+    RulesFormat, SummaryFormat,
+};
+use elastics_sec::config::Config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Audit(args) => audit(args),
         Command::Rules(args) => rules_cmd(args),
+        Command::Fetch(args) => fetch_cmd(args),
+        Command::CheckConfig(args) => check_config(args),
     };
     match result {
         Ok(code) => code,
@@ -150,5 +160,143 @@ fn rules_cmd(args: RulesArgs) -> anyhow::Result<ExitCode> {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Logs go to stderr (stdout carries the summary), filtered by `ELASTICS_SEC_LOG`
+/// (default `info`).
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ELASTICS_SEC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_target(false);
+    match format {
+        LogFormat::Json => b.json().init(),
+        LogFormat::Text => b.with_ansi(io::stderr().is_terminal()).init(),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn fetch_cmd(args: FetchArgs) -> anyhow::Result<ExitCode> {
+    init_logging(args.log_format);
+    elastics_sec::agent::harden_process();
+    let cfg = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(elastics_sec::agent::exit::CONFIG));
+        }
+    };
+    let rt = runtime()?;
+    match rt.block_on(elastics_sec::agent::run_fetch(&cfg, args.wait)) {
+        Ok(report) => {
+            let mut out = io::stdout().lock();
+            match args.format {
+                SummaryFormat::Json => {
+                    let v = serde_json::json!({
+                        "output_dir": cfg.output.dir,
+                        "generation": report.generation,
+                        "secrets": report.written,
+                    });
+                    writeln!(out, "{v}")?;
+                }
+                SummaryFormat::Text => {
+                    writeln!(
+                        out,
+                        "wrote {} file(s) to {} (generation {})",
+                        report.written.iter().filter(|w| w.file.is_some()).count(),
+                        cfg.output.dir.display(),
+                        report.generation
+                    )?;
+                    for w in &report.written {
+                        match &w.file {
+                            Some(f) => writeln!(
+                                out,
+                                "  {:<24} -> {:<28} mode {} version {} ({} bytes)",
+                                w.secret,
+                                cfg.output.dir.join(f).display(),
+                                w.mode,
+                                w.version,
+                                w.bytes
+                            )?,
+                            None => writeln!(
+                                out,
+                                "  {:<24} (template input only) version {}",
+                                w.secret, w.version
+                            )?,
+                        }
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(e.exit_code()))
+        }
+    }
+}
+
+fn check_config(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
+    let cfg = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(elastics_sec::agent::exit::CONFIG));
+        }
+    };
+    let plan = elastics_sec::agent::plan(&cfg);
+    let mut out = io::stdout().lock();
+    match args.format {
+        SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&plan)?)?,
+        SummaryFormat::Text => {
+            writeln!(
+                out,
+                "config {} is valid ({} environment)",
+                cfg.path.display(),
+                plan.environment
+            )?;
+            writeln!(
+                out,
+                "output {} (memory filesystem required: {})",
+                cfg.output.dir.display(),
+                !cfg.output.allow_non_tmpfs
+            )?;
+            for p in &plan.providers {
+                writeln!(out, "provider {:<16} {}", p.name, p.kind)?;
+            }
+            for s in &plan.secrets {
+                writeln!(
+                    out,
+                    "secret   {:<24} {} {:<28} {} mode {} owner {} refresh {} {}",
+                    s.name,
+                    s.provider,
+                    s.id,
+                    s.file.as_deref().map_or("(no file)".to_string(), |f| cfg
+                        .output
+                        .dir
+                        .join(f)
+                        .display()
+                        .to_string()),
+                    s.mode,
+                    s.owner,
+                    s.refresh,
+                    if s.required { "required" } else { "optional" }
+                )?;
+            }
+            for n in &plan.notify {
+                writeln!(out, "notify   {n}")?;
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -186,3 +186,35 @@ pub trait SecretSource: Send + Sync {
     /// Download the value.
     async fn fetch(&self, secret: &SecretRef) -> Result<Fetched, ProviderError>;
 }
+
+/// Build every configured provider. This is the one place that maps a config `type` to
+/// its implementation.
+pub async fn build_providers(
+    cfg: &crate::config::Config,
+) -> Result<std::collections::BTreeMap<String, std::sync::Arc<dyn SecretSource>>, ProviderError> {
+    use crate::config::ProviderConfig;
+    let mut out: std::collections::BTreeMap<String, std::sync::Arc<dyn SecretSource>> =
+        std::collections::BTreeMap::new();
+    for (name, p) in &cfg.providers {
+        let source: std::sync::Arc<dyn SecretSource> = match p {
+            ProviderConfig::Local(c) => std::sync::Arc::new(local::LocalProvider::new(c)),
+            #[cfg(feature = "aws")]
+            ProviderConfig::Aws(c) => std::sync::Arc::new(aws::AwsProvider::new(c).await?),
+            #[cfg(feature = "azure")]
+            ProviderConfig::Azure(c) => std::sync::Arc::new(azure::AzureProvider::new(c)?),
+            #[allow(unreachable_patterns)]
+            other => {
+                return Err(ProviderError::new(
+                    "config",
+                    ErrorClass::Invalid,
+                    format!(
+                        "provider `{name}`: this build has no `{}` support",
+                        other.kind()
+                    ),
+                ))
+            }
+        };
+        out.insert(name.clone(), source);
+    }
+    Ok(out)
+}
