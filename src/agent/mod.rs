@@ -2,7 +2,11 @@
 //! the long-running agent. Failures are classified once here ([`FetchFailure`]) and mapped
 //! to the documented exit codes ([`FetchFailure::exit_code`]).
 
+pub mod exec;
 pub mod fetch;
+pub mod health;
+pub mod metrics;
+pub mod run;
 
 use std::time::Duration;
 

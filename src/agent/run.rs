@@ -1,0 +1,401 @@
+//! The long-running agent (`agent`) and the process wrapper (`exec`).
+//!
+//! Shape: one refresh task per secret (jittered interval; asks the provider for the current
+//! version and downloads only on change; full-jitter backoff on errors, honouring
+//! Retry-After) sends updates to one writer loop, which batches updates that arrive together
+//! into one generation, swaps it in, then notifies once. The writer loop also owns signals
+//! (SIGTERM/SIGINT stop, SIGHUP reloads the config), the health/metrics server's view of
+//! freshness, and in `exec` mode the child process.
+//!
+//! Stale-while-error: a failing refresh never removes files; after `max_staleness` without
+//! success the secret is reported not ready (`/readyz` 503, `elastics_sec_secret_ready` 0).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::fetch::{self, RetryPolicy};
+use super::metrics::{now_secs, Metrics};
+use super::{notify, open_sink, FetchFailure};
+use crate::config::{Config, OnChange, SecretConfig};
+use crate::secrets::{ErrorClass, Fetched, ProviderError, SecretSource};
+
+/// Freshness as seen by `/readyz` and the metrics.
+#[derive(Default)]
+pub struct Health {
+    /// Last successful refresh per secret (version check or download).
+    pub last_ok: BTreeMap<String, Instant>,
+    pub required: Vec<String>,
+    pub max_staleness: Duration,
+}
+
+impl Health {
+    /// Required secrets that are missing or stale.
+    pub fn not_ready(&self) -> Vec<String> {
+        self.required
+            .iter()
+            .filter(|n| {
+                self.last_ok
+                    .get(*n)
+                    .is_none_or(|t| t.elapsed() > self.max_staleness)
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+pub type SharedHealth = Arc<Mutex<Health>>;
+
+enum Update {
+    /// The provider confirmed the version we hold.
+    Fresh(String),
+    /// A new version was downloaded.
+    Changed(String, Box<Fetched>),
+}
+
+/// Run the agent until SIGTERM/SIGINT, or in `exec` mode until the child exits. Returns
+/// the process exit code.
+pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, FetchFailure> {
+    let metrics = Arc::new(Metrics::new());
+    let mut sink = open_sink(&cfg)?;
+    let mut providers = crate::secrets::build_providers(&cfg)
+        .await
+        .map_err(FetchFailure::Setup)?;
+
+    // First generation: exactly `fetch`, so a container never starts without its secrets.
+    let outcomes = fetch::fetch_all(&cfg, &providers, RetryPolicy::from_config(&cfg, None)).await;
+    let mut values = fetch::collect(&cfg, outcomes)?;
+    let (generation, _) = fetch::write_generation(&cfg, &mut sink, &values)?;
+    metrics.generations.inc();
+    tracing::info!(%generation, secrets = values.len(), dir = %cfg.output.dir.display(), "first generation written");
+
+    let health: SharedHealth = Arc::new(Mutex::new(Health {
+        last_ok: values.keys().map(|k| (k.clone(), Instant::now())).collect(),
+        required: cfg.secrets.iter().filter(|s| s.required).map(|s| s.name.clone()).collect(),
+        max_staleness: cfg.agent.max_staleness,
+    }));
+    for (name, f) in &values {
+        metrics.last_success.get_or_create(&Metrics::secret(name)).set(now_secs());
+        metrics.fetches.get_or_create(&Metrics::provider_secret(provider_kind(&cfg, &providers, name), name)).inc();
+        let _ = f;
+    }
+
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    if let Some(addr) = cfg.agent.listen {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            FetchFailure::Setup(ProviderError::new("agent", ErrorClass::Invalid, format!("cannot listen on {addr}: {e}")))
+        })?;
+        tracing::info!(%addr, "health and metrics listening");
+        tracker.spawn(super::health::serve(listener, health.clone(), metrics.clone(), shutdown.clone()));
+    }
+
+    let mut child = match &exec {
+        Some(argv) => Some(super::exec::Child::spawn(argv).map_err(|e| {
+            FetchFailure::Setup(ProviderError::new("exec", ErrorClass::Invalid, e.to_string()))
+        })?),
+        None => None,
+    };
+
+    let (tx, mut rx) = mpsc::channel::<Update>(256);
+    let mut refresh = CancellationToken::new();
+    spawn_refreshers(&cfg, &providers, &values, &tx, &refresh, &tracker, &metrics);
+
+    let mut sigterm = signal(SignalKind::terminate()).map_err(sig_err)?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(sig_err)?;
+    let mut sighup = signal(SignalKind::hangup()).map_err(sig_err)?;
+    let mut forwarded: Vec<(tokio::signal::unix::Signal, rustix::process::Signal)> = Vec::new();
+    if child.is_some() {
+        for (k, s) in [
+            (SignalKind::quit(), rustix::process::Signal::QUIT),
+            (SignalKind::user_defined1(), rustix::process::Signal::USR1),
+            (SignalKind::user_defined2(), rustix::process::Signal::USR2),
+            (SignalKind::window_change(), rustix::process::Signal::WINCH),
+        ] {
+            forwarded.push((signal(k).map_err(sig_err)?, s));
+        }
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+
+    let code = loop {
+        let fwd = async {
+            if forwarded.is_empty() {
+                return std::future::pending::<rustix::process::Signal>().await;
+            }
+            let futs = forwarded.iter_mut().map(|(s, sig)| Box::pin(async move { s.recv().await; *sig }));
+            futures_select(futs).await
+        };
+        tokio::select! {
+            _ = sigterm.recv() => {
+                if let Some(c) = &mut child { break c.stop(rustix::process::Signal::TERM, cfg.exec.stop_timeout).await; }
+                break 0;
+            }
+            _ = sigint.recv() => {
+                if let Some(c) = &mut child { break c.stop(rustix::process::Signal::INT, cfg.exec.stop_timeout).await; }
+                break 0;
+            }
+            _ = sighup.recv() => {
+                match Config::load(&cfg.path) {
+                    Ok(new) => {
+                        match crate::secrets::build_providers(&new).await {
+                            Ok(p) => {
+                                tracing::info!(secrets = new.secrets.len(), "config reloaded");
+                                refresh.cancel();
+                                refresh = CancellationToken::new();
+                                values.retain(|k, _| new.secrets.iter().any(|s| &s.name == k));
+                                cfg = new;
+                                providers = p;
+                                if let Ok(mut h) = health.lock() {
+                                    h.required = cfg.secrets.iter().filter(|s| s.required).map(|s| s.name.clone()).collect();
+                                    h.max_staleness = cfg.agent.max_staleness;
+                                }
+                                spawn_refreshers(&cfg, &providers, &values, &tx, &refresh, &tracker, &metrics);
+                            }
+                            Err(e) => tracing::error!("config reload: providers: {e}; keeping the old config"),
+                        }
+                    }
+                    Err(e) => tracing::error!("config reload failed, keeping the old config: {e}"),
+                }
+            }
+            sig = fwd => {
+                if let Some(c) = &child { c.signal(sig); }
+            }
+            status = async { match &mut child { Some(c) => c.wait().await, None => std::future::pending().await } } => {
+                tracing::info!(code = status, "child exited");
+                break status;
+            }
+            _ = tick.tick() => {
+                update_freshness(&health, &metrics);
+            }
+            Some(first) = rx.recv() => {
+                // Batch what arrives together (several secrets rotated at once) into one
+                // generation, so the application is told once.
+                let mut batch = vec![first];
+                let until = tokio::time::Instant::now() + Duration::from_millis(100);
+                while let Ok(Some(u)) = tokio::time::timeout_at(until, rx.recv()).await {
+                    batch.push(u);
+                }
+                let mut changed = false;
+                for u in batch {
+                    match u {
+                        Update::Fresh(name) => {
+                            touch(&health, &metrics, &name);
+                        }
+                        Update::Changed(name, f) => {
+                            touch(&health, &metrics, &name);
+                            metrics.versions_changed.get_or_create(&Metrics::secret(&name)).inc();
+                            tracing::info!(secret = %name, version = %f.version, "new version");
+                            values.insert(name, *f);
+                            changed = true;
+                        }
+                    }
+                }
+                if changed {
+                    match fetch::write_generation(&cfg, &mut sink, &values) {
+                        Ok((generation, _)) => {
+                            metrics.generations.inc();
+                            tracing::info!(%generation, "generation written");
+                            for n in &cfg.notify {
+                                let result = notify::notify(n, &generation).await;
+                                let ok = result.is_ok();
+                                if let Err(e) = result {
+                                    tracing::warn!(kind = notify::kind(n), "notification failed: {e}");
+                                }
+                                metrics.notifications.get_or_create(&vec![("kind", notify::kind(n).to_string()), ("result", if ok { "ok" } else { "error" }.to_string())]).inc();
+                            }
+                            if let Some(c) = &mut child {
+                                match cfg.exec.on_change {
+                                    OnChange::Signal => c.signal(cfg.exec.signal.to_rustix()),
+                                    OnChange::Restart => {
+                                        if let Err(e) = c.restart(cfg.exec.stop_timeout).await {
+                                            tracing::error!("restart failed: {e}");
+                                        }
+                                    }
+                                    OnChange::None => {}
+                                }
+                            }
+                        }
+                        // The old generation stays in place; the next change retries.
+                        Err(e) => tracing::error!("new generation not written: {e}"),
+                    }
+                }
+            }
+        }
+    };
+
+    refresh.cancel();
+    shutdown.cancel();
+    tracker.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
+    if cfg.output.wipe_on_exit {
+        match sink.wipe() {
+            Ok(()) => tracing::info!("output wiped"),
+            Err(e) => tracing::error!("wipe_on_exit: {e}"),
+        }
+    }
+    Ok(code)
+}
+
+fn sig_err(e: std::io::Error) -> FetchFailure {
+    FetchFailure::Setup(ProviderError::new("agent", ErrorClass::Invalid, format!("signal handler: {e}")))
+}
+
+/// First of several futures, without pulling in a futures crate for one call.
+async fn futures_select<F: std::future::Future<Output = T> + Unpin, T>(futs: impl Iterator<Item = F>) -> T {
+    let mut futs: Vec<F> = futs.collect();
+    std::future::poll_fn(move |cx| {
+        for f in futs.iter_mut() {
+            if let std::task::Poll::Ready(v) = std::future::Future::poll(std::pin::Pin::new(f), cx) {
+                return std::task::Poll::Ready(v);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+
+fn provider_kind<'a>(cfg: &Config, providers: &'a BTreeMap<String, Arc<dyn SecretSource>>, secret: &str) -> &'a str {
+    cfg.secrets
+        .iter()
+        .find(|s| s.name == secret)
+        .and_then(|s| providers.get(&s.provider))
+        .map_or("unknown", |p| p.kind())
+}
+
+fn touch(health: &SharedHealth, metrics: &Metrics, name: &str) {
+    if let Ok(mut h) = health.lock() {
+        h.last_ok.insert(name.to_string(), Instant::now());
+    }
+    metrics.last_success.get_or_create(&Metrics::secret(name)).set(now_secs());
+}
+
+pub fn update_freshness(health: &SharedHealth, metrics: &Metrics) {
+    let Ok(h) = health.lock() else { return };
+    for (name, t) in &h.last_ok {
+        let age = t.elapsed();
+        metrics.staleness.get_or_create(&Metrics::secret(name)).set(age.as_secs_f64());
+        metrics.ready.get_or_create(&Metrics::secret(name)).set(i64::from(age <= h.max_staleness));
+    }
+    for name in &h.required {
+        if !h.last_ok.contains_key(name) {
+            metrics.ready.get_or_create(&Metrics::secret(name)).set(0);
+        }
+    }
+}
+
+fn spawn_refreshers(
+    cfg: &Config,
+    providers: &BTreeMap<String, Arc<dyn SecretSource>>,
+    values: &BTreeMap<String, Fetched>,
+    tx: &mpsc::Sender<Update>,
+    cancel: &CancellationToken,
+    tracker: &TaskTracker,
+    metrics: &Arc<Metrics>,
+) {
+    for s in &cfg.secrets {
+        let Some(src) = providers.get(&s.provider).cloned() else { continue };
+        let known = values.get(&s.name).map(|f| f.version.clone());
+        tracker.spawn(refresh_loop(
+            s.clone(),
+            src,
+            known,
+            cfg.agent.jitter,
+            RetryPolicy {
+                attempts: 1,
+                deadline: None,
+                base: Duration::from_secs(1),
+                cap: cfg.agent.max_backoff,
+                timeout: cfg.fetch.timeout,
+            },
+            tx.clone(),
+            cancel.clone(),
+            metrics.clone(),
+        ));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn refresh_loop(
+    s: SecretConfig,
+    src: Arc<dyn SecretSource>,
+    mut known: Option<String>,
+    jitter: f64,
+    backoff: RetryPolicy,
+    tx: mpsc::Sender<Update>,
+    cancel: CancellationToken,
+    metrics: Arc<Metrics>,
+) {
+    let labels = Metrics::provider_secret(src.kind(), &s.name);
+    let mut failures = 0u32;
+    loop {
+        let delay = if failures > 0 {
+            backoff.delay(failures, None).max(Duration::from_millis(200))
+        } else if known.is_none() {
+            Duration::ZERO
+        } else {
+            let j = 1.0 + jitter * (2.0 * fastrand::f64() - 1.0);
+            s.refresh.mul_f64(j)
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        metrics.version_checks.get_or_create(&labels).inc();
+        let result = async {
+            let v = timed(backoff.timeout, src.kind(), &s, src.current_version(&s.reference)).await?;
+            if known.as_deref() == Some(v.as_str()) {
+                return Ok(None);
+            }
+            metrics.fetches.get_or_create(&labels).inc();
+            timed(backoff.timeout, src.kind(), &s, src.fetch(&s.reference)).await.map(Some)
+        }
+        .await;
+        let update = match result {
+            Ok(None) => Update::Fresh(s.name.clone()),
+            Ok(Some(f)) => {
+                known = Some(f.version.clone());
+                Update::Changed(s.name.clone(), Box::new(f))
+            }
+            Err(e) => {
+                failures += 1;
+                let mut l = labels.clone();
+                l.push(("class", e.class.as_str().to_string()));
+                metrics.errors.get_or_create(&l).inc();
+                tracing::warn!(secret = %s.name, class = %e.class, failures, "refresh failed, keeping the last good value: {e}");
+                if let Some(ra) = e.retry_after {
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tokio::time::sleep(ra) => {}
+                    }
+                }
+                continue;
+            }
+        };
+        failures = 0;
+        if tx.send(update).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn timed<T>(
+    timeout: Duration,
+    kind: &'static str,
+    s: &SecretConfig,
+    f: impl std::future::Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    match tokio::time::timeout(timeout, f).await {
+        Ok(r) => r,
+        Err(_) => Err(ProviderError::new(
+            kind,
+            ErrorClass::Unavailable,
+            format!("`{}`: timed out after {timeout:?}", s.reference.id),
+        )),
+    }
+}
