@@ -435,8 +435,14 @@ impl Sink {
         files: &[OutputFile<'_>],
     ) -> Result<(), SinkError> {
         let gen_path = self.path(gen_name);
-        for f in files {
+        for (i, f) in files.iter().enumerate() {
             let path = gen_path.join(f.name);
+            #[cfg(test)]
+            if tests::FAIL_AT_FILE.with(|c| c.get()) == Some(i) {
+                return Err(io_err("injected failure", &path, Errno::IO));
+            }
+            #[cfg(not(test))]
+            let _ = i;
             let fd = rustix::fs::openat(
                 gen_fd,
                 f.name,
@@ -609,6 +615,66 @@ impl Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Fail `fill_generation` just before creating the file at this index.
+        pub(super) static FAIL_AT_FILE: std::cell::Cell<Option<usize>> =
+            const { std::cell::Cell::new(None) };
+    }
+
+    fn file<'a>(name: &'a str, contents: &'a [u8]) -> OutputFile<'a> {
+        OutputFile {
+            name,
+            contents,
+            mode: 0o400,
+            uid: None,
+            gid: None,
+        }
+    }
+
+    #[test]
+    fn failure_mid_generation_keeps_previous() {
+        let tmp = tempfile::Builder::new()
+            .tempdir_in("/dev/shm")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = tmp.path();
+        let mut sink = Sink::open(dir, &SinkOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let first = sink
+            .write_generation(&[file("a", b"one"), file("b", b"one")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        FAIL_AT_FILE.with(|c| c.set(Some(1)));
+        let err = sink.write_generation(&[file("a", b"two"), file("b", b"two"), file("c", b"two")]);
+        FAIL_AT_FILE.with(|c| c.set(None));
+        assert!(matches!(err, Err(SinkError::Io { .. })));
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        let mut expected = vec![
+            "..data".to_string(),
+            first.name.clone(),
+            "a".into(),
+            "b".into(),
+        ];
+        expected.sort();
+        assert_eq!(names, expected);
+        assert_eq!(
+            std::fs::read(dir.join("a")).ok().as_deref(),
+            Some(&b"one"[..])
+        );
+        assert_eq!(
+            std::fs::read(dir.join("b")).ok().as_deref(),
+            Some(&b"one"[..])
+        );
+        // And the next generation succeeds.
+        sink.write_generation(&[file("a", b"three")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            std::fs::read(dir.join("a")).ok().as_deref(),
+            Some(&b"three"[..])
+        );
+    }
 
     #[test]
     fn generation_names() {
