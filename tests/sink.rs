@@ -235,6 +235,16 @@ fn refuses_symlinked_dir() {
 }
 
 #[test]
+fn refuses_a_regular_file_as_dir() {
+    let tmp = shm();
+    let p = tmp.path().join("file");
+    fs::write(&p, b"x").unwrap();
+    let err = Sink::open(&p, &opts()).unwrap_err();
+    assert!(matches!(err, SinkError::NotADirectory(..)), "{err}");
+    assert_eq!(fs::read(&p).unwrap(), b"x");
+}
+
+#[test]
 fn keeps_one_generation_and_removes_dropped_names() {
     let tmp = shm();
     let dir = tmp.path();

@@ -199,6 +199,7 @@ impl Sink {
     /// `opts.allow_non_tmpfs`.
     pub fn open(dir: &Path, opts: &SinkOptions) -> Result<Sink, SinkError> {
         let uid = rustix::process::geteuid().as_raw();
+        let mut created = false;
         match std::fs::symlink_metadata(dir) {
             Ok(m) if m.file_type().is_symlink() => {
                 return Err(SinkError::DirIsSymlink(dir.to_path_buf()))
@@ -207,7 +208,7 @@ impl Sink {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 use std::os::unix::fs::DirBuilderExt;
                 match std::fs::DirBuilder::new().mode(0o755).create(dir) {
-                    Ok(()) => {}
+                    Ok(()) => created = true,
                     // Lost a race with another creator: the checks below still apply.
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                     Err(source) => {
@@ -245,6 +246,11 @@ impl Sink {
                 uid: st.st_uid,
                 ours: uid,
             });
+        }
+        if created {
+            // The mode given to mkdir is filtered by the umask; 0755 is what is documented.
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o755))
+                .map_err(|e| io_err("chmod", dir, e))?;
         }
         let sfs = rustix::fs::fstatfs(&fd).map_err(|e| io_err("statfs", dir, e))?;
         let magic = i128::from(sfs.f_type);
