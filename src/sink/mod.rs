@@ -383,7 +383,7 @@ impl Sink {
             }
         }
         for stale in scan.visible.iter().filter(|v| !seen.contains(v.as_str())) {
-            self.unlink(stale, AtFlags::empty())?;
+            self.unlink_our_link(stale)?;
         }
         for old in &scan.generations {
             self.remove_generation(old)?;
@@ -518,6 +518,23 @@ impl Sink {
             });
         }
         Ok(())
+    }
+
+    /// Remove a visible name, re-checking it is still our symlink: the scan was a moment ago
+    /// and something else may have been put there since.
+    fn unlink_our_link(&self, name: &str) -> Result<(), SinkError> {
+        let path = self.path(name);
+        match rustix::fs::readlinkat(&self.fd, name, Vec::new()) {
+            Ok(t) if t.as_bytes() == format!("{DATA}/{name}").as_bytes() => {
+                self.unlink(name, AtFlags::empty())
+            }
+            Err(Errno::NOENT) => Ok(()),
+            Ok(_) | Err(Errno::INVAL) => Err(SinkError::NotOurs {
+                path,
+                why: "replaced while the generation was written",
+            }),
+            Err(e) => Err(io_err("readlink", &path, e)),
+        }
     }
 
     fn unlink(&self, name: &str, flags: AtFlags) -> Result<(), SinkError> {
