@@ -12,6 +12,15 @@ echo "== toolchain"
 cargo --version
 rustc --version
 
+echo "== test peers"
+# moto: a real Secrets Manager wire-protocol server for the AWS provider tests
+# (tests/support/moto.rs starts one per test on a free loopback port).
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
+export MOTO_SERVER="$PWD/.venv/bin/moto_server"
+
 echo "== lint"
 cargo fmt --all -- --check
 cargo clippy -j2 --all-targets -- -D warnings

@@ -21,7 +21,7 @@ use aws_config::BehaviorVersion;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::config::{Region, SharedCredentialsProvider};
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 
 use super::{ErrorClass, Fetched, ProviderError, SecretBytes, SecretRef, SecretSource};
 use crate::config::AwsProviderConfig;
@@ -245,7 +245,7 @@ where
     // response the SDK could not parse. The SDK's own error chain names the cause (connection
     // refused, timed out, which credential provider failed) and never holds a value; response
     // bodies are not part of it.
-    let detail = DisplayErrorContext(&err).to_string();
+    let detail = chain(&err);
     if has_credentials_error(&err) {
         return ProviderError::new(
             KIND,
@@ -324,6 +324,23 @@ fn class_of_code(code: &str, message: Option<&str>, status: Option<u16>) -> Erro
             _ => ErrorClass::Invalid,
         },
     }
+}
+
+/// `outer: inner: innermost`, from each error's `Display` (the SDK's `DisplayErrorContext`
+/// appends a `Debug` dump as well, which is noise in a log line).
+fn chain(err: &(dyn StdError + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        // Some layers repeat their source's text; keep each piece once.
+        if !out.ends_with(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = e.source();
+    }
+    out
 }
 
 /// Whether a credentials provider failure is somewhere in the error chain (the SDK reports
