@@ -391,4 +391,52 @@ mod tests {
             ErrorClass::Throttled
         );
     }
+
+    type GetError = aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+
+    fn dispatch(
+        source: aws_sdk_secretsmanager::error::BoxError,
+    ) -> SdkError<GetError, HttpResponse> {
+        SdkError::dispatch_failure(aws_sdk_secretsmanager::error::ConnectorError::other(
+            source, None,
+        ))
+    }
+
+    #[test]
+    fn credentials_failures_are_auth_not_outages() {
+        // The SDK reports a failed identity resolution as a dispatch failure wrapping the
+        // provider's CredentialsError.
+        let e = classify(
+            "GetSecretValue",
+            "app/x",
+            dispatch(Box::new(CredentialsError::not_loaded(
+                "no providers in chain",
+            ))),
+        );
+        assert_eq!(e.class, ErrorClass::Auth, "{e}");
+        assert!(e.message.contains("GetSecretValue app/x"), "{e}");
+        assert!(e.message.contains("no providers in chain"), "{e}");
+    }
+
+    #[test]
+    fn transport_failures_are_unavailable() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let e = classify(
+            "DescribeSecret",
+            "app/x",
+            SdkError::<GetError, HttpResponse>::dispatch_failure(
+                aws_sdk_secretsmanager::error::ConnectorError::io(Box::new(io)),
+            ),
+        );
+        assert_eq!(e.class, ErrorClass::Unavailable, "{e}");
+        assert!(e.message.contains("reset by peer"), "{e}");
+        let e = classify(
+            "DescribeSecret",
+            "app/x",
+            SdkError::<GetError, HttpResponse>::timeout_error(
+                "operation timeout (all attempts including retries) occurred after 30s",
+            ),
+        );
+        assert_eq!(e.class, ErrorClass::Unavailable, "{e}");
+    }
 }
