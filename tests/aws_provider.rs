@@ -1,6 +1,8 @@
 //! AWS Secrets Manager provider against a real moto server (wire protocol, SigV4, staging
 //! labels) and, for error answers moto cannot be made to give, a loopback fake that replies
 //! with canned Secrets Manager error responses.
+// The provider and the SDK used for seeding exist only in builds with the `aws` feature.
+#![cfg(feature = "aws")]
 #![allow(clippy::unwrap_used)]
 
 #[path = "support/moto.rs"]
