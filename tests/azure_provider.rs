@@ -233,3 +233,161 @@ async fn recorded_example_parses() {
     assert_eq!(f.value.expose(), body["value"].as_str().unwrap().as_bytes());
     assert_eq!(f.version, version);
 }
+
+/// SDK options for direct client use: the test CA, no challenge resource check.
+fn sdk_parts(
+    kv: &KeyVault,
+) -> (
+    std::sync::Arc<dyn azure_core::credentials::TokenCredential>,
+    azure_core::http::ClientOptions,
+) {
+    use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
+    use std::sync::Arc;
+    let certs = reqwest::Certificate::from_pem_bundle(kv.ca_pem.as_bytes()).unwrap();
+    let http = reqwest::Client::builder()
+        .tls_certs_merge(certs)
+        .build()
+        .unwrap();
+    let opts = azure_core::http::ClientOptions {
+        transport: Some(azure_core::http::Transport::new(Arc::new(http))),
+        retry: azure_core::http::RetryOptions::none(),
+        ..Default::default()
+    };
+    let mut custom = CustomConfiguration::default();
+    custom.authority_host = kv.authority();
+    let cred = azure_identity::ClientSecretCredential::new(
+        TENANT,
+        CLIENT_ID.to_string(),
+        CLIENT_SECRET.into(),
+        Some(azure_identity::ClientSecretCredentialOptions {
+            client_options: azure_core::http::ClientOptions {
+                cloud: Some(Arc::new(CloudConfiguration::Custom(custom))),
+                ..opts.clone()
+            },
+        }),
+    )
+    .unwrap();
+    (cred, opts)
+}
+
+/// PUT /secrets/{name} through the SDK (its challenge step strips and restores the body),
+/// then the provider sees the new version.
+#[tokio::test]
+async fn sdk_set_secret_creates_version() {
+    use azure_security_keyvault_secrets::{
+        models::SetSecretParameters, SecretClient, SecretClientOptions,
+    };
+    let (kv, p, _d) = setup().await;
+    let (cred, client_options) = sdk_parts(&kv);
+    let client = SecretClient::new(
+        &kv.url,
+        cred,
+        Some(SecretClientOptions {
+            client_options,
+            verify_challenge_resource: Some(false),
+            ..Default::default()
+        }),
+    )
+    .unwrap();
+    let params = SetSecretParameters {
+        value: Some("from-sdk".into()),
+        content_type: Some("text/plain".into()),
+        ..Default::default()
+    };
+    let set = client
+        .set_secret("put-me", params.try_into().unwrap(), None)
+        .await
+        .unwrap()
+        .into_model()
+        .unwrap();
+    let id = set.id.unwrap();
+    let f = p.fetch(&SecretRef::latest("put-me")).await.unwrap();
+    assert_eq!(f.value.expose(), b"from-sdk");
+    assert_eq!(f.content_type.as_deref(), Some("text/plain"));
+    assert!(id.ends_with(&f.version), "{id} vs {}", f.version);
+    assert_eq!(
+        p.current_version(&SecretRef::latest("put-me"))
+            .await
+            .unwrap(),
+        f.version
+    );
+}
+
+/// GET /certificates/{name}/ through the certificates SDK: `cer` decodes to the DER.
+#[tokio::test]
+async fn sdk_get_certificate() {
+    use azure_security_keyvault_certificates::{CertificateClient, CertificateClientOptions};
+    let kv = KeyVault::start().await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["app.example".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let der = cert.der().to_vec();
+    let version = kv.add_certificate("tls", der.clone());
+    let (cred, client_options) = sdk_parts(&kv);
+    let client = CertificateClient::new(
+        &kv.url,
+        cred,
+        Some(CertificateClientOptions {
+            client_options,
+            verify_challenge_resource: Some(false),
+            ..Default::default()
+        }),
+    )
+    .unwrap();
+    let c = client
+        .get_certificate("tls", None)
+        .await
+        .unwrap()
+        .into_model()
+        .unwrap();
+    assert_eq!(c.cer.as_deref(), Some(der.as_slice()));
+    assert!(c.id.unwrap().ends_with(&version));
+    assert!(c.sid.unwrap().contains("/secrets/tls/"));
+}
+
+/// `auto` with a configured client secret file picks the client-secret credential (when no
+/// workload identity token file is present in the environment).
+#[tokio::test]
+async fn auto_credential_uses_client_secret() {
+    if std::env::var_os("AZURE_FEDERATED_TOKEN_FILE").is_some() {
+        return;
+    }
+    let kv = KeyVault::start().await;
+    kv.set_secret("s", "v");
+    let (mut cfg, _d) = config(&kv, CLIENT_SECRET);
+    cfg.credential = AzureCredential::Auto;
+    let p = AzureProvider::new(&cfg).unwrap();
+    assert_eq!(
+        p.fetch(&SecretRef::latest("s"))
+            .await
+            .unwrap()
+            .value
+            .expose(),
+        b"v"
+    );
+}
+
+/// An identity endpoint outage is retryable, not an auth failure.
+#[tokio::test]
+async fn token_endpoint_outage_is_unavailable() {
+    let (kv, p, _d) = setup().await;
+    kv.set_secret("s", "v");
+    kv.state
+        .lock()
+        .unwrap()
+        .token_faults
+        .push_back(Fault::Internal);
+    let e = p.fetch(&SecretRef::latest("s")).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Unavailable, "{e}");
+    // The next attempt gets a token and the value.
+    assert_eq!(
+        p.fetch(&SecretRef::latest("s"))
+            .await
+            .unwrap()
+            .value
+            .expose(),
+        b"v"
+    );
+}

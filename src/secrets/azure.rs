@@ -259,7 +259,7 @@ fn classify(op: &str, name: &str, e: &azure_core::Error) -> ProviderError {
             let code = error_code.as_deref().unwrap_or("-");
             (class, format!("HTTP {} ({code})", u16::from(*status)))
         }
-        ErrorKind::Credential => (ErrorClass::Auth, credential_detail(e)),
+        ErrorKind::Credential => credential_detail(e),
         ErrorKind::Connection | ErrorKind::Io => (ErrorClass::Unavailable, format!("{}", e.kind())),
         ErrorKind::DataConversion => (
             ErrorClass::Invalid,
@@ -276,26 +276,44 @@ fn classify(op: &str, name: &str, e: &azure_core::Error) -> ProviderError {
     )
 }
 
-/// A credential failure: the token endpoint's status when the SDK kept it (the chain of
-/// sources), without the token endpoint's free-text description.
-fn credential_detail(e: &azure_core::Error) -> String {
+/// A credential failure: the token endpoint's status when the SDK kept it (in the chain of
+/// sources), without the token endpoint's free-text description. An identity endpoint that is
+/// down or throttling is an outage, not bad credentials, so those keep their retryable class.
+fn credential_detail(e: &azure_core::Error) -> (ErrorClass, String) {
     let mut src: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|r| r as _);
     while let Some(s) = src {
         if let Some(inner) = s.downcast_ref::<azure_core::Error>() {
-            if let ErrorKind::HttpResponse {
-                status, error_code, ..
-            } = inner.kind()
-            {
-                let code = error_code.as_deref().unwrap_or("-");
-                return format!(
-                    "credential: token request HTTP {} ({code})",
-                    u16::from(*status)
-                );
+            match inner.kind() {
+                ErrorKind::HttpResponse {
+                    status, error_code, ..
+                } => {
+                    let code = error_code.as_deref().unwrap_or("-");
+                    let n = u16::from(*status);
+                    let class = match n {
+                        429 => ErrorClass::Throttled,
+                        500.. => ErrorClass::Unavailable,
+                        _ => ErrorClass::Auth,
+                    };
+                    return (
+                        class,
+                        format!("credential: token request HTTP {n} ({code})"),
+                    );
+                }
+                ErrorKind::Io | ErrorKind::Connection => {
+                    return (
+                        ErrorClass::Unavailable,
+                        "credential: token endpoint unreachable".to_string(),
+                    );
+                }
+                _ => {}
             }
         }
         src = s.source();
     }
-    "credential: could not obtain a token".to_string()
+    (
+        ErrorClass::Auth,
+        "credential: could not obtain a token".to_string(),
+    )
 }
 
 /// The last path segment of a Key Vault id (`https://v/secrets/NAME/VERSION`).

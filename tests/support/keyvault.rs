@@ -63,6 +63,8 @@ pub struct State {
     /// Secret names the caller may not read (403 Forbidden).
     pub forbidden: HashSet<String>,
     pub faults: VecDeque<Fault>,
+    /// Faults for the token endpoint (an Entra outage), consumed one per token request.
+    pub token_faults: VecDeque<Fault>,
     /// Canned responses by exact path (without query): (status, body). Served verbatim.
     pub canned: BTreeMap<String, (u16, String)>,
     tokens: HashSet<String>,
@@ -329,6 +331,32 @@ async fn handle(
 
     // Entra token endpoint: POST /{tenant}/oauth2/v2.0/token.
     if method == Method::POST && segs.len() == 4 && segs[1..] == ["oauth2", "v2.0", "token"] {
+        let fault = state.lock().unwrap().token_faults.pop_front();
+        match fault {
+            Some(Fault::Internal) => {
+                return entra_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "temporarily_unavailable",
+                    50001,
+                    "AADSTS50001: The service is temporarily unavailable.",
+                )
+            }
+            Some(Fault::Throttle { retry_after_secs }) => {
+                let mut r = entra_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "temporarily_unavailable",
+                    50196,
+                    "AADSTS50196: Too many requests.",
+                );
+                r.headers_mut().insert(
+                    "retry-after",
+                    HeaderValue::from_str(&retry_after_secs.to_string()).unwrap(),
+                );
+                return r;
+            }
+            Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+            None => {}
+        }
         let form = query_pairs(&String::from_utf8_lossy(&body));
         if segs[0] != TENANT {
             return entra_error(
