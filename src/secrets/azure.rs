@@ -195,7 +195,6 @@ fn build_credential(
             let options = ManagedIdentityCredentialOptions {
                 user_assigned_id: client_id.map(UserAssignedId::ClientId),
                 client_options,
-                ..Default::default()
             };
             let c = ManagedIdentityCredential::new(Some(options))
                 .map_err(|e| cred_err("managed identity credential", e))?;
