@@ -23,6 +23,10 @@ pub enum Command {
     Rules(RulesArgs),
     /// Fetch every configured secret once, write them to the output directory, exit.
     Fetch(FetchArgs),
+    /// Fetch, then keep the files fresh: refresh, rotate, notify, serve health and metrics.
+    Agent(AgentArgs),
+    /// Run CMD with its secrets in place; signal or restart it when they change.
+    Exec(ExecArgs),
     /// Validate a daemon config and print the plan (names, files, modes, schedules; no values).
     CheckConfig(CheckConfigArgs),
 }
@@ -50,6 +54,30 @@ pub struct FetchArgs {
 
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
+    /// Daemon config file (TOML).
+    #[arg(long, short, value_name = "FILE", env = "ELASTICS_SEC_CONFIG")]
+    pub config: PathBuf,
+
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// Daemon config file (TOML).
+    #[arg(long, short, value_name = "FILE", env = "ELASTICS_SEC_CONFIG")]
+    pub config: PathBuf,
+
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// The command and its arguments (after `--`).
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

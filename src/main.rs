@@ -31,6 +31,8 @@ fn main() -> ExitCode {
         Command::Rules(args) => rules_cmd(args),
         Command::Fetch(args) => fetch_cmd(args),
         Command::CheckConfig(args) => check_config(args),
+        Command::Agent(args) => agent_cmd(args.config, args.log_format, None),
+        Command::Exec(args) => agent_cmd(args.config, args.log_format, Some(args.command)),
     };
     match result {
         Ok(code) => code,
@@ -239,6 +241,30 @@ fn fetch_cmd(args: FetchArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(e.exit_code()))
+        }
+    }
+}
+
+fn agent_cmd(
+    config: std::path::PathBuf,
+    log: LogFormat,
+    exec: Option<Vec<String>>,
+) -> anyhow::Result<ExitCode> {
+    init_logging(log);
+    elastics_sec::agent::harden_process();
+    let cfg = match Config::load(&config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(elastics_sec::agent::exit::CONFIG));
+        }
+    };
+    let rt = runtime()?;
+    match rt.block_on(elastics_sec::agent::run::run(cfg, exec)) {
+        Ok(code) => Ok(ExitCode::from(code)),
         Err(e) => {
             eprintln!("error: {e}");
             Ok(ExitCode::from(e.exit_code()))

@@ -23,7 +23,10 @@ impl Child {
     pub fn spawn(argv: &[String]) -> Result<Self, SpawnError> {
         let inner = start(argv)?;
         tracing::info!(program = %argv[0], pid = inner.id().unwrap_or(0), "child started");
-        Ok(Self { argv: argv.to_vec(), inner })
+        Ok(Self {
+            argv: argv.to_vec(),
+            inner,
+        })
     }
 
     pub fn signal(&self, sig: Signal) {

@@ -56,15 +56,51 @@ impl Metrics {
             notifications: Family::default(),
             generations: Counter::default(),
         };
-        r.register("secret_fetches", "Secret value downloads by provider and secret", m.fetches.clone());
-        r.register("provider_errors", "Failed provider calls by provider, secret and error class", m.errors.clone());
-        r.register("version_checks", "Current-version checks by provider and secret", m.version_checks.clone());
-        r.register("secret_versions_changed", "New secret versions picked up", m.versions_changed.clone());
-        r.register("secret_last_success_timestamp_seconds", "Unix time of the last successful refresh", m.last_success.clone());
-        r.register("secret_staleness_seconds", "Seconds since the last successful refresh", m.staleness.clone());
-        r.register("secret_ready", "1 when the secret has a value fresher than max_staleness", m.ready.clone());
-        r.register("notifications", "Notifications after a new generation, by kind and result", m.notifications.clone());
-        r.register("generations", "Generations written to the output directory", m.generations.clone());
+        r.register(
+            "secret_fetches",
+            "Secret value downloads by provider and secret",
+            m.fetches.clone(),
+        );
+        r.register(
+            "provider_errors",
+            "Failed provider calls by provider, secret and error class",
+            m.errors.clone(),
+        );
+        r.register(
+            "version_checks",
+            "Current-version checks by provider and secret",
+            m.version_checks.clone(),
+        );
+        r.register(
+            "secret_versions_changed",
+            "New secret versions picked up",
+            m.versions_changed.clone(),
+        );
+        r.register(
+            "secret_last_success_timestamp_seconds",
+            "Unix time of the last successful refresh",
+            m.last_success.clone(),
+        );
+        r.register(
+            "secret_staleness_seconds",
+            "Seconds since the last successful refresh",
+            m.staleness.clone(),
+        );
+        r.register(
+            "secret_ready",
+            "1 when the secret has a value fresher than max_staleness",
+            m.ready.clone(),
+        );
+        r.register(
+            "notifications",
+            "Notifications after a new generation, by kind and result",
+            m.notifications.clone(),
+        );
+        r.register(
+            "generations",
+            "Generations written to the output directory",
+            m.generations.clone(),
+        );
         *m.registry.lock().unwrap_or_else(|p| p.into_inner()) = r;
         m
     }
@@ -74,7 +110,10 @@ impl Metrics {
     }
 
     pub fn provider_secret(provider: &str, secret: &str) -> Labels {
-        vec![("provider", provider.to_string()), ("secret", secret.to_string())]
+        vec![
+            ("provider", provider.to_string()),
+            ("secret", secret.to_string()),
+        ]
     }
 
     /// OpenMetrics text.

@@ -6,6 +6,7 @@ pub mod exec;
 pub mod fetch;
 pub mod health;
 pub mod metrics;
+pub mod notify;
 pub mod run;
 
 use std::time::Duration;

@@ -76,12 +76,26 @@ pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, Fetch
 
     let health: SharedHealth = Arc::new(Mutex::new(Health {
         last_ok: values.keys().map(|k| (k.clone(), Instant::now())).collect(),
-        required: cfg.secrets.iter().filter(|s| s.required).map(|s| s.name.clone()).collect(),
+        required: cfg
+            .secrets
+            .iter()
+            .filter(|s| s.required)
+            .map(|s| s.name.clone())
+            .collect(),
         max_staleness: cfg.agent.max_staleness,
     }));
     for (name, f) in &values {
-        metrics.last_success.get_or_create(&Metrics::secret(name)).set(now_secs());
-        metrics.fetches.get_or_create(&Metrics::provider_secret(provider_kind(&cfg, &providers, name), name)).inc();
+        metrics
+            .last_success
+            .get_or_create(&Metrics::secret(name))
+            .set(now_secs());
+        metrics
+            .fetches
+            .get_or_create(&Metrics::provider_secret(
+                provider_kind(&cfg, &providers, name),
+                name,
+            ))
+            .inc();
         let _ = f;
     }
 
@@ -89,15 +103,28 @@ pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, Fetch
     let tracker = TaskTracker::new();
     if let Some(addr) = cfg.agent.listen {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            FetchFailure::Setup(ProviderError::new("agent", ErrorClass::Invalid, format!("cannot listen on {addr}: {e}")))
+            FetchFailure::Setup(ProviderError::new(
+                "agent",
+                ErrorClass::Invalid,
+                format!("cannot listen on {addr}: {e}"),
+            ))
         })?;
         tracing::info!(%addr, "health and metrics listening");
-        tracker.spawn(super::health::serve(listener, health.clone(), metrics.clone(), shutdown.clone()));
+        tracker.spawn(super::health::serve(
+            listener,
+            health.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        ));
     }
 
     let mut child = match &exec {
         Some(argv) => Some(super::exec::Child::spawn(argv).map_err(|e| {
-            FetchFailure::Setup(ProviderError::new("exec", ErrorClass::Invalid, e.to_string()))
+            FetchFailure::Setup(ProviderError::new(
+                "exec",
+                ErrorClass::Invalid,
+                e.to_string(),
+            ))
         })?),
         None => None,
     };
@@ -127,7 +154,12 @@ pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, Fetch
             if forwarded.is_empty() {
                 return std::future::pending::<rustix::process::Signal>().await;
             }
-            let futs = forwarded.iter_mut().map(|(s, sig)| Box::pin(async move { s.recv().await; *sig }));
+            let futs = forwarded.iter_mut().map(|(s, sig)| {
+                Box::pin(async move {
+                    s.recv().await;
+                    *sig
+                })
+            });
             futures_select(futs).await
         };
         tokio::select! {
@@ -242,15 +274,22 @@ pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, Fetch
 }
 
 fn sig_err(e: std::io::Error) -> FetchFailure {
-    FetchFailure::Setup(ProviderError::new("agent", ErrorClass::Invalid, format!("signal handler: {e}")))
+    FetchFailure::Setup(ProviderError::new(
+        "agent",
+        ErrorClass::Invalid,
+        format!("signal handler: {e}"),
+    ))
 }
 
 /// First of several futures, without pulling in a futures crate for one call.
-async fn futures_select<F: std::future::Future<Output = T> + Unpin, T>(futs: impl Iterator<Item = F>) -> T {
+async fn futures_select<F: std::future::Future<Output = T> + Unpin, T>(
+    futs: impl Iterator<Item = F>,
+) -> T {
     let mut futs: Vec<F> = futs.collect();
     std::future::poll_fn(move |cx| {
         for f in futs.iter_mut() {
-            if let std::task::Poll::Ready(v) = std::future::Future::poll(std::pin::Pin::new(f), cx) {
+            if let std::task::Poll::Ready(v) = std::future::Future::poll(std::pin::Pin::new(f), cx)
+            {
                 return std::task::Poll::Ready(v);
             }
         }
@@ -259,8 +298,11 @@ async fn futures_select<F: std::future::Future<Output = T> + Unpin, T>(futs: imp
     .await
 }
 
-
-fn provider_kind<'a>(cfg: &Config, providers: &'a BTreeMap<String, Arc<dyn SecretSource>>, secret: &str) -> &'a str {
+fn provider_kind<'a>(
+    cfg: &Config,
+    providers: &'a BTreeMap<String, Arc<dyn SecretSource>>,
+    secret: &str,
+) -> &'a str {
     cfg.secrets
         .iter()
         .find(|s| s.name == secret)
@@ -272,15 +314,24 @@ fn touch(health: &SharedHealth, metrics: &Metrics, name: &str) {
     if let Ok(mut h) = health.lock() {
         h.last_ok.insert(name.to_string(), Instant::now());
     }
-    metrics.last_success.get_or_create(&Metrics::secret(name)).set(now_secs());
+    metrics
+        .last_success
+        .get_or_create(&Metrics::secret(name))
+        .set(now_secs());
 }
 
 pub fn update_freshness(health: &SharedHealth, metrics: &Metrics) {
     let Ok(h) = health.lock() else { return };
     for (name, t) in &h.last_ok {
         let age = t.elapsed();
-        metrics.staleness.get_or_create(&Metrics::secret(name)).set(age.as_secs_f64());
-        metrics.ready.get_or_create(&Metrics::secret(name)).set(i64::from(age <= h.max_staleness));
+        metrics
+            .staleness
+            .get_or_create(&Metrics::secret(name))
+            .set(age.as_secs_f64());
+        metrics
+            .ready
+            .get_or_create(&Metrics::secret(name))
+            .set(i64::from(age <= h.max_staleness));
     }
     for name in &h.required {
         if !h.last_ok.contains_key(name) {
@@ -299,7 +350,9 @@ fn spawn_refreshers(
     metrics: &Arc<Metrics>,
 ) {
     for s in &cfg.secrets {
-        let Some(src) = providers.get(&s.provider).cloned() else { continue };
+        let Some(src) = providers.get(&s.provider).cloned() else {
+            continue;
+        };
         let known = values.get(&s.name).map(|f| f.version.clone());
         tracker.spawn(refresh_loop(
             s.clone(),
@@ -335,7 +388,9 @@ async fn refresh_loop(
     let mut failures = 0u32;
     loop {
         let delay = if failures > 0 {
-            backoff.delay(failures, None).max(Duration::from_millis(200))
+            backoff
+                .delay(failures, None)
+                .max(Duration::from_millis(200))
         } else if known.is_none() {
             Duration::ZERO
         } else {
@@ -348,12 +403,20 @@ async fn refresh_loop(
         }
         metrics.version_checks.get_or_create(&labels).inc();
         let result = async {
-            let v = timed(backoff.timeout, src.kind(), &s, src.current_version(&s.reference)).await?;
+            let v = timed(
+                backoff.timeout,
+                src.kind(),
+                &s,
+                src.current_version(&s.reference),
+            )
+            .await?;
             if known.as_deref() == Some(v.as_str()) {
                 return Ok(None);
             }
             metrics.fetches.get_or_create(&labels).inc();
-            timed(backoff.timeout, src.kind(), &s, src.fetch(&s.reference)).await.map(Some)
+            timed(backoff.timeout, src.kind(), &s, src.fetch(&s.reference))
+                .await
+                .map(Some)
         }
         .await;
         let update = match result {
