@@ -255,3 +255,51 @@ fn exec_exit_code_of_a_finished_child() {
         "secrets are in place before the child starts: {logs}"
     );
 }
+
+#[test]
+fn sighup_reloads_config_and_bad_config_is_kept_out() {
+    let s = setup("");
+    let mut agent = spawn(&["agent", "--log-format", "json"], &s.cfg);
+    wait_for("healthz", Duration::from_secs(20), || {
+        http_get(s.port, "/healthz").is_some_and(|r| r.0 == 200)
+    });
+    let pid = rustix::process::Pid::from_raw(agent.id() as i32).unwrap();
+
+    // An invalid config is refused and the agent keeps running with the old one.
+    let good = std::fs::read_to_string(&s.cfg).unwrap();
+    std::fs::write(&s.cfg, format!("{good}bogus_key = 1\n")).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(http_get(s.port, "/healthz").unwrap().0, 200);
+
+    // A valid new config with one more secret: its file appears.
+    rewrite(
+        &s.values,
+        &format!("api = \"{CANARY}-v1\"\nsecond = \"{CANARY}-2\"\n"),
+    );
+    std::fs::write(
+        &s.cfg,
+        format!("{good}\n[[secret]]\nname = \"second\"\nprovider = \"dev\"\n"),
+    )
+    .unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
+    wait_for("second file", Duration::from_secs(10), || {
+        s.out.join("second").exists()
+    });
+    assert_eq!(
+        std::fs::read_to_string(s.out.join("api_key")).unwrap(),
+        format!("{CANARY}-v1")
+    );
+
+    let (code, logs) = term(&mut agent);
+    assert_eq!(code, 0);
+    assert!(!logs.contains("CANARY"));
+    assert!(logs.contains("config reload failed"), "{logs}");
+    // JSON log lines.
+    let line = logs
+        .lines()
+        .find(|l| l.contains("config reloaded"))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["level"], "INFO");
+}

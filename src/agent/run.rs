@@ -177,6 +177,9 @@ pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, Fetch
                         match crate::secrets::build_providers(&new).await {
                             Ok(p) => {
                                 tracing::info!(secrets = new.secrets.len(), "config reloaded");
+                                if new.output.dir != cfg.output.dir || new.agent.listen != cfg.agent.listen {
+                                    tracing::warn!("output.dir and agent.listen changes take effect at the next start");
+                                }
                                 refresh.cancel();
                                 refresh = CancellationToken::new();
                                 values.retain(|k, _| new.secrets.iter().any(|s| &s.name == k));
