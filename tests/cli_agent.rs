@@ -303,3 +303,67 @@ fn sighup_reloads_config_and_bad_config_is_kept_out() {
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     assert_eq!(v["level"], "INFO");
 }
+
+#[test]
+fn notifications_once_per_generation_and_failures_are_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("notified");
+    let s = setup(&format!(
+        "\n[[notify]]\ntype = \"command\"\ncommand = [\"sh\", \"-c\", \"echo $ELASTICS_SEC_GENERATION >> {}\"]\n\n\
+         [[notify]]\ntype = \"command\"\ncommand = [\"false\"]\n",
+        marker.display()
+    ));
+    let mut agent = spawn(&["agent"], &s.cfg);
+    wait_for("healthz", Duration::from_secs(20), || {
+        http_get(s.port, "/healthz").is_some_and(|r| r.0 == 200)
+    });
+    assert!(
+        !marker.exists(),
+        "the first generation is written before the application starts: no notification"
+    );
+    rewrite(&s.values, &format!("api = \"{CANARY}-v2\"\n"));
+    wait_for("notification", Duration::from_secs(10), || marker.exists());
+    std::thread::sleep(Duration::from_millis(2500));
+    let lines = std::fs::read_to_string(&marker).unwrap();
+    assert_eq!(lines.lines().count(), 1, "once per generation: {lines}");
+    let generation = lines.trim();
+    assert_eq!(
+        std::fs::read_link(s.out.join("..data"))
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        generation
+    );
+    let (_, metrics) = http_get(s.port, "/metrics").unwrap();
+    assert!(
+        metrics.contains("elastics_sec_notifications_total{kind=\"command\",result=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("elastics_sec_notifications_total{kind=\"command\",result=\"error\"} 1"),
+        "{metrics}"
+    );
+    let (code, logs) = term(&mut agent);
+    assert_eq!(code, 0, "{logs}");
+}
+
+#[test]
+fn exec_forwards_signals_to_the_child() {
+    let s = setup("");
+    let marker = s.cfg.with_file_name("usr2");
+    let ready = s.cfg.with_file_name("ready");
+    let script = format!(
+        "trap 'echo usr2 >> {m}' USR2; trap 'exit 0' TERM; touch {r}; while true; do sleep 0.05; done",
+        m = marker.display(),
+        r = ready.display()
+    );
+    let mut child = spawn(&["exec", "--", "sh", "-c", &script], &s.cfg);
+    wait_for("child start", Duration::from_secs(20), || ready.exists());
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::USR2).unwrap();
+    wait_for("forwarded signal", Duration::from_secs(5), || {
+        marker.exists()
+    });
+    let (code, _) = term(&mut child);
+    assert_eq!(code, 0);
+}
