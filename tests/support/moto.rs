@@ -70,8 +70,12 @@ pub struct Moto {
 impl Moto {
     /// Starts `moto_server` and waits until it accepts connections.
     pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    /// Starts `moto_server` on a given port (to bring a server back where a client expects it).
+    pub fn start_on(port: u16) -> Self {
         test_env();
-        let port = free_port();
         let child = Command::new(moto_binary())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
