@@ -60,8 +60,6 @@ cleanup() {
 trap cleanup EXIT
 
 log "building (release)"
-cargo build --release -j2 --bin elastics-sec
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/elastics-sec"
 BARE="$(cargo build --release -j2 --bench bare_sdk_fetch --message-format=json \
     | .venv/bin/python -c 'import json,sys
 for l in sys.stdin:
@@ -69,6 +67,10 @@ for l in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "bare_sdk_fetch" and m.get("executable"):
         print(m["executable"])')"
 [[ -x $BARE ]] || { log "bench binary not found"; exit 1; }
+# Built after the bench target: building a bench also refreshes target/release/elastics-sec
+# from the bench's own unit, which may be older than the tree.
+cargo build --release -j2 --bin elastics-sec
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/elastics-sec"
 
 PORT="$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 ENDPOINT="http://127.0.0.1:$PORT"
@@ -153,7 +155,7 @@ agent_run() {
     AGENT_PID=$!
     # Started = every secret delivered once.
     for _ in $(seq 300); do
-        n=$(find "$out" -type f 2> /dev/null | wc -l)
+        n=$( (find "$out" -type f 2> /dev/null || true) | wc -l)
         [[ $n == "$COUNT" ]] && break
         kill -0 "$AGENT_PID" 2> /dev/null || { log "agent exited: $(tail -3 "$WORK/agent-$refresh.log")"; exit 1; }
         sleep 0.1

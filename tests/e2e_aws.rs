@@ -356,3 +356,71 @@ fn agent_follows_versions_rides_out_an_outage_and_recovers() {
     assert_no_canary(&o);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+/// A short outage with a short call timeout: the refresh loop must keep retrying (it once
+/// went quiet after a few "connection refused" failures) and follow the restarted server.
+#[test]
+fn agent_recovers_from_a_short_outage_with_a_short_timeout() {
+    let mut m = Moto::start();
+    let port = m.port;
+    let rt = rt();
+    let create = |m: &Moto, v: &str| {
+        rt.block_on(async {
+            m.client()
+                .create_secret()
+                .name("app/api")
+                .secret_string(v)
+                .send()
+                .await
+                .unwrap();
+        })
+    };
+    create(&m, &format!("{CANARY}-v1"));
+    let logdir = tempfile::tempdir().unwrap();
+    let log = logdir.path().join("agent.log");
+    let s = setup(
+        port,
+        "[agent]\nrefresh = \"1s\"\nmax_backoff = \"2s\"\nlisten = \"off\"\n\n\
+         [fetch]\ntimeout = \"3s\"\n\n\
+         [[secret]]\nname = \"api\"\nprovider = \"aws\"\nid = \"app/api\"\n",
+    );
+    let mut agent = bin()
+        .arg("agent")
+        .arg("--config")
+        .arg(&s.cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let file = s.out.join("api");
+    let read = || std::fs::read_to_string(&file).unwrap_or_default();
+    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("first value", Duration::from_secs(30), || {
+        read() == format!("{CANARY}-v1")
+    });
+    m.kill();
+    wait_for("refresh failures", Duration::from_secs(15), || {
+        logs().matches("refresh failed").count() >= 2
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let m2 = Moto::start_on(port);
+    create(&m2, &format!("{CANARY}-v2"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while read() != format!("{CANARY}-v2") {
+        assert!(
+            Instant::now() < deadline,
+            "no recovery after the outage; agent log:\n{}",
+            logs()
+                .lines()
+                .filter(|l| !l.contains("DEBUG"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = rustix::process::Pid::from_raw(agent.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = agent.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(!logs().contains(CANARY), "canary in the agent log");
+}

@@ -27,6 +27,7 @@ pub struct Metrics {
     pub ready: Family<Labels, Gauge>,
     pub notifications: Family<Labels, Counter>,
     pub generations: Counter,
+    pub task_restarts: Family<Labels, Counter>,
 }
 
 pub fn now_secs() -> f64 {
@@ -55,6 +56,7 @@ impl Metrics {
             ready: Family::default(),
             notifications: Family::default(),
             generations: Counter::default(),
+            task_restarts: Family::default(),
         };
         r.register(
             "secret_fetches",
@@ -100,6 +102,11 @@ impl Metrics {
             "generations",
             "Generations written to the output directory",
             m.generations.clone(),
+        );
+        r.register(
+            "refresh_task_restarts",
+            "Refresh tasks restarted after a panic, by secret",
+            m.task_restarts.clone(),
         );
         *m.registry.lock().unwrap_or_else(|p| p.into_inner()) = r;
         m

@@ -357,22 +357,74 @@ fn spawn_refreshers(
             continue;
         };
         let known = values.get(&s.name).map(|f| f.version.clone());
-        tracker.spawn(refresh_loop(
+        let backoff = RetryPolicy {
+            attempts: 1,
+            deadline: None,
+            base: Duration::from_secs(1),
+            // Never wait longer than a normal refresh would: after an outage the secret is
+            // back on its usual schedule at the latest (throttling still honours Retry-After).
+            cap: cfg
+                .agent
+                .max_backoff
+                .min(s.refresh)
+                .max(Duration::from_secs(1)),
+            timeout: cfg.fetch.timeout,
+        };
+        tracker.spawn(supervise(
             s.clone(),
             src,
             known,
             cfg.agent.jitter,
-            RetryPolicy {
-                attempts: 1,
-                deadline: None,
-                base: Duration::from_secs(1),
-                cap: cfg.agent.max_backoff,
-                timeout: cfg.fetch.timeout,
-            },
+            backoff,
             tx.clone(),
             cancel.clone(),
             metrics.clone(),
         ));
+    }
+}
+
+/// Runs one secret's refresh loop and restarts it if it panics. A refresh loop only ends on
+/// cancellation or when the main loop is gone; a panic (a bug in a provider SDK or in our
+/// code) must not silently stop a secret from being refreshed while the agent looks healthy.
+#[allow(clippy::too_many_arguments)]
+async fn supervise(
+    s: SecretConfig,
+    src: Arc<dyn SecretSource>,
+    known: Option<String>,
+    jitter: f64,
+    backoff: RetryPolicy,
+    tx: mpsc::Sender<Update>,
+    cancel: CancellationToken,
+    metrics: Arc<Metrics>,
+) {
+    let mut restarts = 0u32;
+    loop {
+        let task = tokio::spawn(refresh_loop(
+            s.clone(),
+            src.clone(),
+            known.clone(),
+            jitter,
+            backoff,
+            tx.clone(),
+            cancel.clone(),
+            metrics.clone(),
+        ));
+        match task.await {
+            Ok(()) => return,
+            Err(e) => {
+                restarts += 1;
+                metrics
+                    .task_restarts
+                    .get_or_create(&Metrics::secret(&s.name))
+                    .inc();
+                tracing::error!(secret = %s.name, restarts, "refresh task failed ({}); restarting it", if e.is_panic() { "panic" } else { "cancelled" });
+                let pause = backoff.delay(restarts, None).max(Duration::from_secs(1));
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
     }
 }
 
@@ -463,5 +515,79 @@ async fn timed<T>(
             ErrorClass::Unavailable,
             format!("`{}`: timed out after {timeout:?}", s.reference.id),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::secrets::{SecretBytes, SecretRef};
+    use std::path::Path;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// Panics on its first version check, then serves version "v1".
+    struct PanicsOnce(AtomicU32);
+
+    #[async_trait::async_trait]
+    impl SecretSource for PanicsOnce {
+        fn kind(&self) -> &'static str {
+            "local"
+        }
+        async fn current_version(&self, _: &SecretRef) -> Result<String, ProviderError> {
+            if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("provider bug");
+            }
+            Ok("v1".into())
+        }
+        async fn fetch(&self, _: &SecretRef) -> Result<Fetched, ProviderError> {
+            Ok(Fetched {
+                value: SecretBytes::from(b"x".to_vec()),
+                version: "v1".into(),
+                content_type: None,
+                binary: false,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_refresh_task_is_restarted() {
+        let cfg = Config::parse(
+            Path::new("t.toml"),
+            "[output]\ndir = \"/dev/shm/x\"\n[providers.l]\ntype = \"local\"\npath = \"/nonexistent\"\n\
+             [[secret]]\nname = \"a\"\nprovider = \"l\"\nrefresh = \"1s\"\n",
+        )
+        .unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let (tx, mut rx) = mpsc::channel(4);
+        let cancel = CancellationToken::new();
+        let src: Arc<dyn SecretSource> = Arc::new(PanicsOnce(AtomicU32::new(0)));
+        let task = tokio::spawn(supervise(
+            cfg.secrets[0].clone(),
+            src,
+            Some("v1".into()),
+            0.0,
+            RetryPolicy {
+                attempts: 1,
+                deadline: None,
+                base: Duration::from_secs(1),
+                cap: Duration::from_secs(2),
+                timeout: Duration::from_secs(5),
+            },
+            tx,
+            cancel.clone(),
+            metrics.clone(),
+        ));
+        // The first loop panics at its first check; the restarted one reports the version.
+        let u = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(u, Update::Fresh(ref n) if n == "a"));
+        assert!(metrics
+            .encode()
+            .contains("elastics_sec_refresh_task_restarts_total{secret=\"a\"} 1"));
+        cancel.cancel();
+        task.await.unwrap();
     }
 }
