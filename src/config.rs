@@ -62,6 +62,7 @@ pub struct Config {
     /// Providers by their config name, in file order.
     pub providers: BTreeMap<String, ProviderConfig>,
     pub secrets: Vec<SecretConfig>,
+    pub certificates: Vec<CertificateConfig>,
     pub notify: Vec<NotifyConfig>,
     pub exec: ExecConfig,
 }
@@ -89,6 +90,8 @@ pub struct AgentConfig {
     pub listen: Option<SocketAddr>,
     /// Longest wait between retries after errors.
     pub max_backoff: Duration,
+    /// Serve the health/metrics listener over HTTPS with this `[[certificate]]`'s files.
+    pub tls_certificate: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -215,6 +218,97 @@ pub struct SecretConfig {
     pub line: usize,
 }
 
+/// A TLS certificate the agent delivers and rotates (`[[certificate]]`).
+#[derive(Clone, Debug)]
+pub struct CertificateConfig {
+    /// Unique among secrets and certificates; used in logs and metrics.
+    pub name: String,
+    pub source: CertSource,
+    /// Names (DNS or IP) the leaf must carry; for a local CA also the names it issues.
+    pub sans: Vec<String>,
+    /// Trust roots the chain must build to; `None` = the chain must be self-consistent.
+    pub trust_roots: Option<Material>,
+    /// A certificate that expires within this margin (or is not yet valid) is refused.
+    pub margin: Duration,
+    pub renew: Renewal,
+    /// Fraction of the renewal point used as random jitter, so replicas do not renew together.
+    pub renew_jitter: f64,
+    /// How often a provider-held certificate is checked for a new version.
+    pub check: Duration,
+    pub files: CertFiles,
+    /// `[[secret]]` whose value is the password of the `tls.p12` output.
+    pub p12_password_secret: Option<String>,
+    pub cert_mode: u32,
+    pub key_mode: u32,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub required: bool,
+    pub line: usize,
+}
+
+#[derive(Clone, Debug)]
+pub enum CertSource {
+    /// Certificate material held by a provider: a Key Vault certificate, or a secret holding
+    /// PEM, JSON with PEM fields, or PKCS#12.
+    Provider {
+        provider: String,
+        reference: SecretRef,
+        format: CertFormat,
+        /// `[[secret]]` holding the password of a PKCS#12 source.
+        password_secret: Option<String>,
+    },
+    /// The agent issues leaf certificates itself from a CA certificate and key.
+    LocalCa {
+        ca_cert: Material,
+        ca_key: Material,
+        lifetime: Duration,
+        key_type: LeafKeyType,
+        common_name: Option<String>,
+    },
+}
+
+/// How provider-held certificate bytes are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertFormat {
+    /// By the Key Vault content type, else by sniffing (PEM, JSON, PKCS#12, DER).
+    Auto,
+    Pem,
+    Pkcs12,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeafKeyType {
+    EcdsaP256,
+    EcdsaP384,
+    Ed25519,
+}
+
+/// PEM that comes from a file or from a configured `[[secret]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Material {
+    File(PathBuf),
+    Secret(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Renewal {
+    /// Renew at this fraction of the lifetime (cert-manager's default is 2/3).
+    Fraction(f64),
+    /// Renew this long before expiry.
+    Before(Duration),
+}
+
+/// Output file names of a certificate bundle; `None` = not written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertFiles {
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    pub ca: Option<String>,
+    pub p12: Option<String>,
+    pub pem: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub enum NotifyConfig {
     Signal {
@@ -332,6 +426,8 @@ struct RawConfig {
     #[serde(default)]
     secret: Vec<Spanned<RawSecret>>,
     #[serde(default)]
+    certificate: Vec<Spanned<RawCertificate>>,
+    #[serde(default)]
     notify: Vec<Spanned<RawNotify>>,
     #[serde(default)]
     exec: Option<RawExec>,
@@ -363,6 +459,7 @@ struct RawAgent {
     listen: Option<String>,
     #[serde(default, deserialize_with = "de_duration_opt")]
     max_backoff: Option<Duration>,
+    tls_certificate: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -406,6 +503,58 @@ struct RawSecret {
     refresh: Option<Duration>,
     #[serde(default = "yes")]
     required: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCertificate {
+    name: String,
+    provider: Option<String>,
+    id: Option<String>,
+    version: Option<String>,
+    stage: Option<String>,
+    format: Option<String>,
+    password_secret: Option<String>,
+    local_ca: Option<RawLocalCa>,
+    #[serde(default)]
+    sans: Vec<String>,
+    trust_roots_file: Option<PathBuf>,
+    trust_roots_secret: Option<String>,
+    #[serde(default, deserialize_with = "de_duration_opt")]
+    margin: Option<Duration>,
+    renew_at: Option<f64>,
+    #[serde(default, deserialize_with = "de_duration_opt")]
+    renew_before: Option<Duration>,
+    renew_jitter: Option<f64>,
+    #[serde(default, deserialize_with = "de_duration_opt")]
+    check: Option<Duration>,
+    cert_file: Option<toml::Value>,
+    key_file: Option<toml::Value>,
+    ca_file: Option<toml::Value>,
+    p12_file: Option<toml::Value>,
+    pem_file: Option<toml::Value>,
+    p12_password_secret: Option<String>,
+    #[serde(default, deserialize_with = "de_mode_opt")]
+    cert_mode: Option<u32>,
+    #[serde(default, deserialize_with = "de_mode_opt")]
+    key_mode: Option<u32>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    #[serde(default = "yes")]
+    required: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocalCa {
+    cert_file: Option<PathBuf>,
+    cert_secret: Option<String>,
+    key_file: Option<PathBuf>,
+    key_secret: Option<String>,
+    #[serde(default, deserialize_with = "de_duration_opt")]
+    lifetime: Option<Duration>,
+    key_type: Option<String>,
+    common_name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -570,6 +719,7 @@ impl Validator<'_> {
             max_staleness: None,
             listen: None,
             max_backoff: None,
+            tls_certificate: None,
         });
         let refresh = a.refresh.unwrap_or(Duration::from_secs(300));
         let whole = 0..self.text.len().min(1);
@@ -599,6 +749,7 @@ impl Validator<'_> {
             max_staleness,
             listen,
             max_backoff: a.max_backoff.unwrap_or(Duration::from_secs(300)),
+            tls_certificate: a.tls_certificate,
         };
 
         let f = raw.fetch.unwrap_or(RawFetch {
@@ -728,6 +879,199 @@ impl Validator<'_> {
             }
         }
 
+        let mut certificates = Vec::new();
+        for c in raw.certificate {
+            let span = c.span();
+            let line = line_col(self.text, span.start).0;
+            let c = c.into_inner();
+            let e = |m: String| self.at(span.clone(), format!("certificate `{}`: {m}", c.name));
+            if !is_ident(&c.name) {
+                return Err(e("name: use letters, digits, `.`, `-` and `_`".into()));
+            }
+            if !names.insert(c.name.clone()) {
+                return Err(e(
+                    "a secret or certificate with this name is already defined".into(),
+                ));
+            }
+            let secret_ref =
+                |field: &str, n: &Option<String>| -> Result<Option<String>, ConfigError> {
+                    match n {
+                        Some(n) if !secrets.iter().any(|s: &SecretConfig| &s.name == n) => {
+                            Err(e(format!("{field}: no [[secret]] named `{n}`")))
+                        }
+                        _ => Ok(n.clone()),
+                    }
+                };
+            let source = match (&c.provider, &c.local_ca) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(e("give `provider` (certificate held by a provider) or a `[certificate.local_ca]` table, exactly one".into()))
+                }
+                (Some(p), None) => {
+                    let Some(provider) = providers.get(p) else {
+                        return Err(e(format!("unknown provider `{p}`")));
+                    };
+                    if c.stage.is_some() && !matches!(provider, ProviderConfig::Aws(_)) {
+                        return Err(e("`stage` is an AWS Secrets Manager staging label".into()));
+                    }
+                    if c.stage.is_some() && c.version.is_some() {
+                        return Err(e("give `version` or `stage`, not both".into()));
+                    }
+                    let format = match c.format.as_deref().unwrap_or("auto") {
+                        "auto" => CertFormat::Auto,
+                        "pem" => CertFormat::Pem,
+                        "pkcs12" => CertFormat::Pkcs12,
+                        "json" => CertFormat::Json,
+                        other => return Err(e(format!("unknown format `{other}` (auto, pem, pkcs12, json)"))),
+                    };
+                    CertSource::Provider {
+                        provider: p.clone(),
+                        reference: SecretRef {
+                            id: c.id.clone().unwrap_or_else(|| c.name.clone()),
+                            version: c.version.clone(),
+                            stage: c.stage.clone(),
+                        },
+                        format,
+                        password_secret: secret_ref("password_secret", &c.password_secret)?,
+                    }
+                }
+                (None, Some(ca)) => {
+                    for (k, set) in [("id", c.id.is_some()), ("version", c.version.is_some()), ("stage", c.stage.is_some()), ("format", c.format.is_some()), ("password_secret", c.password_secret.is_some())] {
+                        if set {
+                            return Err(e(format!("`{k}` applies to provider-held certificates, not to a local CA")));
+                        }
+                    }
+                    let material = |what: &str, file: &Option<PathBuf>, secret: &Option<String>| -> Result<Material, ConfigError> {
+                        match (file, secret) {
+                            (Some(f), None) => Ok(Material::File(self.resolve(f))),
+                            (None, Some(_)) => Ok(Material::Secret(secret_ref(&format!("local_ca.{what}_secret"), secret)?.unwrap_or_default())),
+                            _ => Err(e(format!("local_ca: give `{what}_file` or `{what}_secret`, exactly one"))),
+                        }
+                    };
+                    let lifetime = ca.lifetime.unwrap_or(Duration::from_secs(24 * 3600));
+                    if lifetime < Duration::from_secs(10) || lifetime > Duration::from_secs(397 * 24 * 3600) {
+                        return Err(e("local_ca.lifetime must be between 10s and 397 days".into()));
+                    }
+                    if c.sans.is_empty() {
+                        return Err(e("a local CA needs `sans`, the names it issues the certificate for".into()));
+                    }
+                    let key_type = match ca.key_type.as_deref().unwrap_or("ecdsa-p256") {
+                        "ecdsa-p256" => LeafKeyType::EcdsaP256,
+                        "ecdsa-p384" => LeafKeyType::EcdsaP384,
+                        "ed25519" => LeafKeyType::Ed25519,
+                        other => return Err(e(format!("local_ca.key_type `{other}` (ecdsa-p256, ecdsa-p384, ed25519)"))),
+                    };
+                    CertSource::LocalCa {
+                        ca_cert: material("cert", &ca.cert_file, &ca.cert_secret)?,
+                        ca_key: material("key", &ca.key_file, &ca.key_secret)?,
+                        lifetime,
+                        key_type,
+                        common_name: ca.common_name.clone(),
+                    }
+                }
+            };
+            for n in &c.sans {
+                if n.is_empty()
+                    || n.len() > 253
+                    || n.chars()
+                        .any(|ch| ch.is_whitespace() || ch.is_control() || ch == '/')
+                {
+                    return Err(e(format!("sans: `{n}` is not a DNS name or IP address")));
+                }
+            }
+            let trust_roots = match (&c.trust_roots_file, &c.trust_roots_secret) {
+                (Some(_), Some(_)) => {
+                    return Err(e(
+                        "give `trust_roots_file` or `trust_roots_secret`, not both".into(),
+                    ))
+                }
+                (Some(f), None) => Some(Material::File(self.resolve(f))),
+                (None, Some(_)) => {
+                    secret_ref("trust_roots_secret", &c.trust_roots_secret)?.map(Material::Secret)
+                }
+                (None, None) => None,
+            };
+            let renew = match (c.renew_at, c.renew_before) {
+                (Some(_), Some(_)) => {
+                    return Err(e("give `renew_at` or `renew_before`, not both".into()))
+                }
+                (Some(f), None) if f > 0.0 && f < 1.0 => Renewal::Fraction(f),
+                (Some(f), None) => {
+                    return Err(e(format!(
+                        "renew_at {f} must be a fraction of the lifetime between 0 and 1"
+                    )))
+                }
+                (None, Some(d)) => Renewal::Before(d),
+                (None, None) => Renewal::Fraction(2.0 / 3.0),
+            };
+            let renew_jitter = c.renew_jitter.unwrap_or(0.05);
+            if !(0.0..=0.2).contains(&renew_jitter) {
+                return Err(e("renew_jitter must be between 0.0 and 0.2".into()));
+            }
+            let check = c.check.unwrap_or(agent.refresh);
+            if check < Duration::from_secs(1) {
+                return Err(e("check must be at least 1s".into()));
+            }
+            let mut file = |field: &str,
+                            v: &Option<toml::Value>,
+                            default: Option<&str>|
+             -> Result<Option<String>, ConfigError> {
+                let f = match v {
+                    None => default.map(str::to_string),
+                    Some(toml::Value::Boolean(false)) => None,
+                    Some(toml::Value::String(f)) => Some(f.clone()),
+                    Some(_) => return Err(e(format!("`{field}` is a file name or `false`"))),
+                };
+                if let Some(f) = &f {
+                    validate_name(f).map_err(|err| e(format!("{field}: {err}")))?;
+                    if !files.insert(f.clone()) {
+                        return Err(e(format!("{field} `{f}` is written by another secret or certificate too; give each certificate its own file names")));
+                    }
+                }
+                Ok(f)
+            };
+            let files_cfg = CertFiles {
+                cert: file("cert_file", &c.cert_file, Some("tls.crt"))?,
+                key: file("key_file", &c.key_file, Some("tls.key"))?,
+                ca: file("ca_file", &c.ca_file, Some("ca.crt"))?,
+                p12: file("p12_file", &c.p12_file, None)?,
+                pem: file("pem_file", &c.pem_file, None)?,
+            };
+            let p12_password_secret = secret_ref("p12_password_secret", &c.p12_password_secret)?;
+            if files_cfg.p12.is_some() && p12_password_secret.is_none() {
+                return Err(e(
+                    "p12_file needs `p12_password_secret`, the [[secret]] holding its password"
+                        .into(),
+                ));
+            }
+            certificates.push(CertificateConfig {
+                source,
+                sans: c.sans.clone(),
+                trust_roots,
+                margin: c.margin.unwrap_or(Duration::from_secs(300)),
+                renew,
+                renew_jitter,
+                check,
+                files: files_cfg,
+                p12_password_secret,
+                cert_mode: c.cert_mode.unwrap_or(0o444),
+                key_mode: c.key_mode.unwrap_or(0o400),
+                uid: c.uid.or(output.uid),
+                gid: c.gid.or(output.gid),
+                required: c.required,
+                line,
+                name: c.name,
+            });
+        }
+        if let Some(t) = &agent.tls_certificate {
+            match certificates.iter().find(|c| &c.name == t) {
+                None => return Err(self.at(whole.clone(), format!("agent.tls_certificate: no [[certificate]] named `{t}`"))),
+                Some(c) if c.files.cert.is_none() || c.files.key.is_none() => {
+                    return Err(self.at(whole.clone(), format!("agent.tls_certificate: certificate `{t}` must write cert_file and key_file")))
+                }
+                Some(_) => {}
+            }
+        }
+
         let mut notify = Vec::new();
         for n in raw.notify {
             let span = n.span();
@@ -782,6 +1126,7 @@ impl Validator<'_> {
             fetch,
             providers,
             secrets,
+            certificates,
             notify,
             exec,
         })
@@ -912,6 +1257,85 @@ mod tests {
 
     const BASE: &str =
         "[output]\ndir = \"/dev/shm/x\"\n[providers.dev]\ntype = \"local\"\npath = \"s.toml\"\n";
+
+    #[test]
+    fn certificate_local_ca_defaults() {
+        let c = parse(&format!(
+            "{BASE}[[secret]]\nname = \"ca-key\"\nprovider = \"dev\"\nfile = false\n\
+             [[certificate]]\nname = \"api\"\nsans = [\"api.internal\", \"127.0.0.1\"]\n\
+             [certificate.local_ca]\ncert_file = \"ca.pem\"\nkey_secret = \"ca-key\"\nlifetime = \"1h\"\n"
+        ))
+        .unwrap();
+        let cert = &c.certificates[0];
+        assert_eq!(cert.files.cert.as_deref(), Some("tls.crt"));
+        assert_eq!(cert.files.key.as_deref(), Some("tls.key"));
+        assert_eq!(cert.files.ca.as_deref(), Some("ca.crt"));
+        assert_eq!(cert.files.p12, None);
+        assert_eq!(cert.key_mode, 0o400);
+        assert_eq!(cert.cert_mode, 0o444);
+        assert_eq!(cert.renew, Renewal::Fraction(2.0 / 3.0));
+        match &cert.source {
+            CertSource::LocalCa {
+                ca_cert,
+                ca_key,
+                lifetime,
+                key_type,
+                ..
+            } => {
+                assert_eq!(ca_cert, &Material::File(PathBuf::from("ca.pem")));
+                assert_eq!(ca_key, &Material::Secret("ca-key".into()));
+                assert_eq!(*lifetime, Duration::from_secs(3600));
+                assert_eq!(*key_type, LeafKeyType::EcdsaP256);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn certificate_errors_name_the_line() {
+        let cases = [
+            // neither provider nor local CA
+            ("[[certificate]]\nname = \"a\"\n", "exactly one"),
+            // unknown password secret
+            (
+                "[[certificate]]\nname = \"a\"\nprovider = \"dev\"\npassword_secret = \"nope\"\n",
+                "no [[secret]] named `nope`",
+            ),
+            // p12 output without a password
+            (
+                "[[certificate]]\nname = \"a\"\nprovider = \"dev\"\np12_file = \"tls.p12\"\n",
+                "p12_password_secret",
+            ),
+            // renew_at out of range
+            (
+                "[[certificate]]\nname = \"a\"\nprovider = \"dev\"\nrenew_at = 1.5\n",
+                "between 0 and 1",
+            ),
+            // path traversal in an output name
+            (
+                "[[certificate]]\nname = \"a\"\nprovider = \"dev\"\nkey_file = \"../k\"\n",
+                "key_file",
+            ),
+            // unknown key
+            (
+                "[[certificate]]\nname = \"a\"\nprovider = \"dev\"\nrenew = \"1h\"\n",
+                "renew",
+            ),
+        ];
+        for (body, want) in cases {
+            let e = parse(&format!("{BASE}{body}")).unwrap_err();
+            assert!(e.to_string().contains(want), "{body}: {e}");
+            assert!(e.line.map(|l| l.0).unwrap_or(0) >= 6, "{body}: {e}");
+        }
+        // Two certificates with default file names collide.
+        let two = "[[certificate]]\nname = \"a\"\nprovider = \"dev\"\n[[certificate]]\nname = \"b\"\nprovider = \"dev\"\n";
+        let e = parse(&format!("{BASE}{two}")).unwrap_err();
+        assert!(e.to_string().contains("tls.crt"), "{e}");
+        assert_eq!(e.line.map(|l| l.0), Some(9), "{e}");
+        // The listener certificate must exist.
+        let e = parse(&format!("{BASE}[agent]\ntls_certificate = \"x\"\n")).unwrap_err();
+        assert!(e.to_string().contains("tls_certificate"), "{e}");
+    }
 
     #[test]
     fn unknown_key_names_line() {
