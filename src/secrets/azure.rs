@@ -4,6 +4,11 @@
 //! newest enabled one by `created`, so a steady-state refresh downloads no secret material.
 //! `fetch` is one GetSecret.
 //!
+//! Certificates (`[[certificate]]` with this provider): GetCertificate (latest or the pinned
+//! version) names the certificate's secret in `sid`; that secret holds the key and chain as
+//! `application/x-pem-file` or base64 `application/x-pkcs12`, which is what is downloaded.
+//! The version check is the GetCertificate alone (public material only).
+//!
 //! The credential chain is ours, not the SDK's developer chain: workload identity when
 //! `AZURE_FEDERATED_TOKEN_FILE` is set, else a client secret when one is configured, else
 //! managed identity; Azure CLI only when asked for. Both the credential and the vault
@@ -25,6 +30,8 @@ use azure_identity::{
     ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
     UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
+use azure_security_keyvault_certificates::models::CertificateClientGetCertificateOptions;
+use azure_security_keyvault_certificates::{CertificateClient, CertificateClientOptions};
 use azure_security_keyvault_secrets::models::{
     SecretClientGetSecretOptions, SecretClientListSecretPropertiesVersionsOptions,
 };
@@ -43,6 +50,7 @@ const VERSIONS_PAGE: i32 = 25;
 /// A configured Key Vault.
 pub struct AzureProvider {
     client: SecretClient,
+    certs: CertificateClient,
     vault_url: String,
 }
 
@@ -85,15 +93,25 @@ impl AzureProvider {
             verify_challenge_resource: Some(cfg.verify_challenge_resource),
             ..Default::default()
         };
-        let client = SecretClient::new(&cfg.vault_url, credential, Some(options)).map_err(|e| {
+        let rejected = |e: azure_core::Error| {
             config_err(format!(
                 "vault_url `{}` rejected by the Key Vault client: {}",
                 cfg.vault_url,
                 e.kind()
             ))
-        })?;
+        };
+        let client = SecretClient::new(&cfg.vault_url, credential.clone(), Some(options))
+            .map_err(rejected)?;
+        let cert_options = CertificateClientOptions {
+            client_options: client_options(None),
+            verify_challenge_resource: Some(cfg.verify_challenge_resource),
+            ..Default::default()
+        };
+        let certs = CertificateClient::new(&cfg.vault_url, credential, Some(cert_options))
+            .map_err(rejected)?;
         Ok(Self {
             client,
+            certs,
             vault_url: cfg.vault_url.clone(),
         })
     }
@@ -323,7 +341,49 @@ fn version_of(id: &str) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
+/// `(name, version)` of a Key Vault secret id (`https://v/secrets/NAME/VERSION`).
+fn secret_of_sid(sid: &str) -> Option<(&str, &str)> {
+    let mut it = sid.trim_end_matches('/').rsplit('/');
+    let version = it.next().filter(|s| !s.is_empty())?;
+    let name = it.next().filter(|s| !s.is_empty())?;
+    (it.next() == Some("secrets")).then_some((name, version))
+}
+
 impl AzureProvider {
+    /// GetCertificate: the version id and the `sid` of the certificate's secret.
+    async fn certificate(&self, cert: &SecretRef) -> Result<(String, String), ProviderError> {
+        let op = "get certificate";
+        let options = CertificateClientGetCertificateOptions {
+            certificate_version: cert.version.clone(),
+            ..Default::default()
+        };
+        let rsp = self
+            .certs
+            .get_certificate(&cert.id, Some(options))
+            .await
+            .map_err(|e| classify(op, &cert.id, &e))?;
+        let c = rsp.into_model().map_err(|e| classify(op, &cert.id, &e))?;
+        let invalid = |what: &str| {
+            ProviderError::new(
+                KIND,
+                ErrorClass::Invalid,
+                format!("{op} `{}`: {what}", cert.id),
+            )
+        };
+        if c.attributes.as_ref().and_then(|a| a.enabled) == Some(false) {
+            return Err(invalid("the certificate version is disabled"));
+        }
+        let version =
+            c.id.as_deref()
+                .and_then(version_of)
+                .ok_or_else(|| invalid("response has no id"))?
+                .to_string();
+        let sid = c
+            .sid
+            .ok_or_else(|| invalid("response has no sid (no secret with the key)"))?;
+        Ok((version, sid))
+    }
+
     async fn get(&self, secret: &SecretRef) -> Result<Fetched, ProviderError> {
         let options = SecretClientGetSecretOptions {
             secret_version: secret.version.clone(),
@@ -414,11 +474,46 @@ impl SecretSource for AzureProvider {
     async fn fetch(&self, secret: &SecretRef) -> Result<Fetched, ProviderError> {
         self.get(secret).await
     }
+
+    async fn current_certificate_version(&self, cert: &SecretRef) -> Result<String, ProviderError> {
+        self.certificate(cert).await.map(|(v, _)| v)
+    }
+
+    async fn fetch_certificate(&self, cert: &SecretRef) -> Result<Fetched, ProviderError> {
+        let (version, sid) = self.certificate(cert).await?;
+        let Some((name, secret_version)) = secret_of_sid(&sid) else {
+            return Err(ProviderError::new(
+                KIND,
+                ErrorClass::Invalid,
+                format!("get certificate `{}`: sid is not a secret id", cert.id),
+            ));
+        };
+        let mut f = self
+            .get(&SecretRef {
+                id: name.to_string(),
+                version: Some(secret_version.to_string()),
+                stage: None,
+            })
+            .await?;
+        // The certificate's version names the bundle: it is what rotates.
+        f.version = version;
+        Ok(f)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::version_of;
+    use super::{secret_of_sid, version_of};
+
+    #[test]
+    fn sid_names_the_secret() {
+        assert_eq!(
+            secret_of_sid("https://v.vault.azure.net/secrets/api-tls/0123abcd"),
+            Some(("api-tls", "0123abcd"))
+        );
+        assert_eq!(secret_of_sid("https://v/keys/api-tls/0123"), None);
+        assert_eq!(secret_of_sid("0123"), None);
+    }
 
     #[test]
     fn version_is_last_segment() {

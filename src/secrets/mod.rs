@@ -185,6 +185,17 @@ pub trait SecretSource: Send + Sync {
 
     /// Download the value.
     async fn fetch(&self, secret: &SecretRef) -> Result<Fetched, ProviderError>;
+
+    /// The version of a `[[certificate]]` held by this provider. Most providers store a
+    /// certificate bundle as a secret; Key Vault has certificate objects of its own.
+    async fn current_certificate_version(&self, cert: &SecretRef) -> Result<String, ProviderError> {
+        self.current_version(cert).await
+    }
+
+    /// Download a certificate bundle (cert, chain and key), with its content type if known.
+    async fn fetch_certificate(&self, cert: &SecretRef) -> Result<Fetched, ProviderError> {
+        self.fetch(cert).await
+    }
 }
 
 /// Build every configured provider. This is the one place that maps a config `type` to
