@@ -11,3 +11,4 @@ pub mod config;
 pub mod render;
 pub mod secrets;
 pub mod sink;
+pub mod tls;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::certs::{self, CertState};
 use super::FetchFailure;
 use crate::config::{Config, Format, SecretConfig};
 use crate::render;
@@ -143,6 +144,7 @@ pub fn write_generation(
     cfg: &Config,
     sink: &mut Sink,
     values: &BTreeMap<String, Fetched>,
+    certs: &BTreeMap<String, CertState>,
 ) -> Result<(String, Vec<Written>), FetchFailure> {
     // Templates see the rendered values of the other secrets, so they combine exactly what
     // would be in the files: render everything else first.
@@ -195,7 +197,7 @@ pub fn write_generation(
         });
         rendered.push((s, file, bytes));
     }
-    let files: Vec<OutputFile<'_>> = rendered
+    let mut files: Vec<OutputFile<'_>> = rendered
         .iter()
         .map(|(s, file, bytes)| OutputFile {
             name: file.as_str(),
@@ -205,6 +207,29 @@ pub fn write_generation(
             gid: s.gid,
         })
         .collect();
+    // Certificate files go into the same generation: cert and key always match, and they
+    // match the secrets written with them.
+    for c in &cfg.certificates {
+        let Some(state) = certs.get(&c.name) else {
+            continue;
+        };
+        for f in &state.files {
+            written.push(Written {
+                secret: c.name.clone(),
+                file: Some(f.name.clone()),
+                version: state.version.clone(),
+                mode: format!("{:04o}", f.mode),
+                bytes: f.contents.len(),
+            });
+            files.push(OutputFile {
+                name: f.name.as_str(),
+                contents: f.contents.expose(),
+                mode: f.mode,
+                uid: c.uid,
+                gid: c.gid,
+            });
+        }
+    }
     let info = sink
         .write_generation(&files)
         .map_err(FetchFailure::Output)?;
@@ -242,4 +267,32 @@ pub fn collect(
         Some((secret, error)) => Err(FetchFailure::Provider { secret, error }),
         None => Ok(values),
     }
+}
+
+/// Obtain every configured certificate (after the secrets, which may hold CA keys, passwords
+/// and trust roots). A required certificate that fails decides the exit code; an optional one
+/// is logged and left out.
+pub async fn obtain_certificates(
+    cfg: &Config,
+    providers: &BTreeMap<String, Arc<dyn SecretSource>>,
+    values: &BTreeMap<String, Fetched>,
+    policy: RetryPolicy,
+) -> Result<BTreeMap<String, CertState>, FetchFailure> {
+    let mut out = BTreeMap::new();
+    for c in &cfg.certificates {
+        match certs::obtain(c, providers, values, policy).await {
+            Ok(state) => {
+                tracing::info!(certificate = %c.name, serial = %state.serial, version = %state.version, "certificate validated");
+                out.insert(c.name.clone(), state);
+            }
+            Err(e) if c.required => {
+                tracing::error!(certificate = %c.name, class = e.class(), "certificate refused: {e}");
+                return Err(FetchFailure::Certificate(e));
+            }
+            Err(e) => {
+                tracing::warn!(certificate = %c.name, class = e.class(), "optional certificate not delivered: {e}");
+            }
+        }
+    }
+    Ok(out)
 }

@@ -28,6 +28,11 @@ pub struct Metrics {
     pub notifications: Family<Labels, Counter>,
     pub generations: Counter,
     pub task_restarts: Family<Labels, Counter>,
+    pub cert_not_after: Family<Labels, Gauge<f64, AtomicU64>>,
+    pub cert_renew_at: Family<Labels, Gauge<f64, AtomicU64>>,
+    pub cert_rotations: Family<Labels, Counter>,
+    pub cert_failures: Family<Labels, Counter>,
+    pub cert_renewal_overdue: Family<Labels, Gauge>,
 }
 
 pub fn now_secs() -> f64 {
@@ -57,6 +62,11 @@ impl Metrics {
             notifications: Family::default(),
             generations: Counter::default(),
             task_restarts: Family::default(),
+            cert_not_after: Family::default(),
+            cert_renew_at: Family::default(),
+            cert_rotations: Family::default(),
+            cert_failures: Family::default(),
+            cert_renewal_overdue: Family::default(),
         };
         r.register(
             "secret_fetches",
@@ -108,12 +118,41 @@ impl Metrics {
             "Refresh tasks restarted after a panic, by secret",
             m.task_restarts.clone(),
         );
+        r.register(
+            "certificate_not_after_timestamp_seconds",
+            "Unix time at which the delivered certificate expires",
+            m.cert_not_after.clone(),
+        );
+        r.register(
+            "certificate_renewal_timestamp_seconds",
+            "Unix time at which the certificate is renewed (local CA) or looked for harder",
+            m.cert_renew_at.clone(),
+        );
+        r.register(
+            "certificate_rotations",
+            "New certificates delivered, by certificate",
+            m.cert_rotations.clone(),
+        );
+        r.register(
+            "certificate_failures",
+            "Certificates refused or not obtained, by certificate and class",
+            m.cert_failures.clone(),
+        );
+        r.register(
+            "certificate_renewal_overdue",
+            "1 when the provider's newest certificate is itself inside its renewal window",
+            m.cert_renewal_overdue.clone(),
+        );
         *m.registry.lock().unwrap_or_else(|p| p.into_inner()) = r;
         m
     }
 
     pub fn secret(name: &str) -> Labels {
         vec![("secret", name.to_string())]
+    }
+
+    pub fn certificate(name: &str) -> Labels {
+        vec![("certificate", name.to_string())]
     }
 
     pub fn provider_secret(provider: &str, secret: &str) -> Labels {

@@ -2,6 +2,7 @@
 //! the long-running agent. Failures are classified once here ([`FetchFailure`]) and mapped
 //! to the documented exit codes ([`FetchFailure::exit_code`]).
 
+pub mod certs;
 pub mod exec;
 pub mod fetch;
 pub mod health;
@@ -42,6 +43,8 @@ pub enum FetchFailure {
     Output(SinkError),
     #[error("secret `{secret}`: cannot render: {message}")]
     Render { secret: String, message: String },
+    #[error("{0}")]
+    Certificate(certs::CertFailure),
 }
 
 impl FetchFailure {
@@ -59,6 +62,8 @@ impl FetchFailure {
             Self::Setup(e) => by_class(e.class),
             Self::Output(_) => exit::OUTPUT,
             Self::Render { .. } => exit::INVALID_VALUE,
+            Self::Certificate(certs::CertFailure::Provider { error, .. }) => by_class(error.class),
+            Self::Certificate(certs::CertFailure::Invalid { .. }) => exit::INVALID_VALUE,
         }
     }
 }
@@ -94,7 +99,8 @@ pub async fn run_fetch(cfg: &Config, wait: Option<Duration>) -> Result<FetchRepo
     let policy = fetch::RetryPolicy::from_config(cfg, wait);
     let outcomes = fetch::fetch_all(cfg, &providers, policy).await;
     let values = fetch::collect(cfg, outcomes)?;
-    let (generation, written) = fetch::write_generation(cfg, &mut sink, &values)?;
+    let certs = fetch::obtain_certificates(cfg, &providers, &values, policy).await?;
+    let (generation, written) = fetch::write_generation(cfg, &mut sink, &values, &certs)?;
     Ok(FetchReport {
         generation,
         written,

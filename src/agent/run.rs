@@ -19,10 +19,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::certs::{self, CertState};
 use super::fetch::{self, RetryPolicy};
 use super::metrics::{now_secs, Metrics};
 use super::{notify, open_sink, FetchFailure};
-use crate::config::{Config, OnChange, SecretConfig};
+use crate::config::{CertSource, CertificateConfig, Config, OnChange, SecretConfig};
 use crate::secrets::{ErrorClass, Fetched, ProviderError, SecretSource};
 
 /// Freshness as seen by `/readyz` and the metrics.
@@ -56,6 +57,8 @@ enum Update {
     Fresh(String),
     /// A new version was downloaded.
     Changed(String, Box<Fetched>),
+    /// A new certificate bundle was validated.
+    Cert(String, Box<CertState>),
 }
 
 /// Run the agent until SIGTERM/SIGINT, or in `exec` mode until the child exits. Returns
@@ -70,18 +73,27 @@ pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, Fetch
     // First generation: exactly `fetch`, so a container never starts without its secrets.
     let outcomes = fetch::fetch_all(&cfg, &providers, RetryPolicy::from_config(&cfg, None)).await;
     let mut values = fetch::collect(&cfg, outcomes)?;
-    let (generation, _) = fetch::write_generation(&cfg, &mut sink, &values)?;
+    let mut certs = fetch::obtain_certificates(
+        &cfg,
+        &providers,
+        &values,
+        RetryPolicy::from_config(&cfg, None),
+    )
+    .await?;
+    let (generation, _) = fetch::write_generation(&cfg, &mut sink, &values, &certs)?;
     metrics.generations.inc();
-    tracing::info!(%generation, secrets = values.len(), dir = %cfg.output.dir.display(), "first generation written");
+    tracing::info!(%generation, secrets = values.len(), certificates = certs.len(), dir = %cfg.output.dir.display(), "first generation written");
+    for (name, c) in &certs {
+        cert_metrics(&metrics, name, c);
+    }
 
     let health: SharedHealth = Arc::new(Mutex::new(Health {
-        last_ok: values.keys().map(|k| (k.clone(), Instant::now())).collect(),
-        required: cfg
-            .secrets
-            .iter()
-            .filter(|s| s.required)
-            .map(|s| s.name.clone())
+        last_ok: values
+            .keys()
+            .chain(certs.keys())
+            .map(|k| (k.clone(), Instant::now()))
             .collect(),
+        required: required_names(&cfg),
         max_staleness: cfg.agent.max_staleness,
     }));
     for (name, f) in &values {
@@ -132,6 +144,17 @@ pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, Fetch
     let (tx, mut rx) = mpsc::channel::<Update>(256);
     let mut refresh = CancellationToken::new();
     spawn_refreshers(&cfg, &providers, &values, &tx, &refresh, &tracker, &metrics);
+    let mut cert_tasks = CancellationToken::new();
+    spawn_cert_tasks(
+        &cfg,
+        &providers,
+        &values,
+        &certs,
+        &tx,
+        &cert_tasks,
+        &tracker,
+        &metrics,
+    );
 
     let mut sigterm = signal(SignalKind::terminate()).map_err(sig_err)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(sig_err)?;
@@ -183,13 +206,22 @@ pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, Fetch
                                 refresh.cancel();
                                 refresh = CancellationToken::new();
                                 values.retain(|k, _| new.secrets.iter().any(|s| &s.name == k));
+                                // A certificate whose config changed is obtained again.
+                                certs.retain(|k, _| {
+                                    let old = cfg.certificates.iter().find(|c| &c.name == k);
+                                    let now = new.certificates.iter().find(|c| &c.name == k);
+                                    matches!((old, now), (Some(a), Some(b)) if format!("{a:?}") == format!("{b:?}"))
+                                });
                                 cfg = new;
                                 providers = p;
                                 if let Ok(mut h) = health.lock() {
-                                    h.required = cfg.secrets.iter().filter(|s| s.required).map(|s| s.name.clone()).collect();
+                                    h.required = required_names(&cfg);
                                     h.max_staleness = cfg.agent.max_staleness;
                                 }
                                 spawn_refreshers(&cfg, &providers, &values, &tx, &refresh, &tracker, &metrics);
+                                cert_tasks.cancel();
+                                cert_tasks = CancellationToken::new();
+                                spawn_cert_tasks(&cfg, &providers, &values, &certs, &tx, &cert_tasks, &tracker, &metrics);
                             }
                             Err(e) => tracing::error!("config reload: providers: {e}; keeping the old config"),
                         }
@@ -216,6 +248,7 @@ pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, Fetch
                     batch.push(u);
                 }
                 let mut changed = false;
+                let mut changed_secrets = Vec::new();
                 for u in batch {
                     match u {
                         Update::Fresh(name) => {
@@ -225,13 +258,38 @@ pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, Fetch
                             touch(&health, &metrics, &name);
                             metrics.versions_changed.get_or_create(&Metrics::secret(&name)).inc();
                             tracing::info!(secret = %name, version = %f.version, "new version");
+                            changed_secrets.push(name.clone());
                             values.insert(name, *f);
+                            changed = true;
+                        }
+                        Update::Cert(name, c) => {
+                            touch(&health, &metrics, &name);
+                            metrics.cert_rotations.get_or_create(&Metrics::certificate(&name)).inc();
+                            cert_metrics(&metrics, &name, &c);
+                            tracing::info!(certificate = %name, serial = %c.serial, version = %c.version, "new certificate");
+                            certs.insert(name, *c);
                             changed = true;
                         }
                     }
                 }
+                // Certificates built from a secret that changed (a CA key, a password, trust
+                // roots) are obtained again with the new value.
+                let stale: Vec<String> = cfg
+                    .certificates
+                    .iter()
+                    .filter(|c| cert_deps(c).iter().any(|d| changed_secrets.contains(d)))
+                    .map(|c| c.name.clone())
+                    .collect();
+                if !stale.is_empty() {
+                    for n in &stale {
+                        certs.remove(n);
+                    }
+                    cert_tasks.cancel();
+                    cert_tasks = CancellationToken::new();
+                    spawn_cert_tasks(&cfg, &providers, &values, &certs, &tx, &cert_tasks, &tracker, &metrics);
+                }
                 if changed {
-                    match fetch::write_generation(&cfg, &mut sink, &values) {
+                    match fetch::write_generation(&cfg, &mut sink, &values, &certs) {
                         Ok((generation, _)) => {
                             metrics.generations.inc();
                             tracing::info!(%generation, "generation written");
@@ -264,6 +322,7 @@ pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, Fetch
     };
 
     refresh.cancel();
+    cert_tasks.cancel();
     shutdown.cancel();
     tracker.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
@@ -515,6 +574,202 @@ async fn timed<T>(
             ErrorClass::Unavailable,
             format!("`{}`: timed out after {timeout:?}", s.reference.id),
         )),
+    }
+}
+
+/// Names `/readyz` requires: required secrets and required certificates.
+fn required_names(cfg: &Config) -> Vec<String> {
+    cfg.secrets
+        .iter()
+        .filter(|s| s.required)
+        .map(|s| s.name.clone())
+        .chain(
+            cfg.certificates
+                .iter()
+                .filter(|c| c.required)
+                .map(|c| c.name.clone()),
+        )
+        .collect()
+}
+
+fn cert_metrics(metrics: &Metrics, name: &str, c: &CertState) {
+    let l = Metrics::certificate(name);
+    metrics
+        .cert_not_after
+        .get_or_create(&l)
+        .set(certs::unix(c.not_after));
+    metrics
+        .cert_renew_at
+        .get_or_create(&l)
+        .set(certs::unix(c.renew_at));
+}
+
+/// Secrets a certificate is built from.
+fn cert_deps(c: &CertificateConfig) -> Vec<String> {
+    use crate::config::Material;
+    let mut d = Vec::new();
+    let mut m = |x: &Material| {
+        if let Material::Secret(s) = x {
+            d.push(s.clone());
+        }
+    };
+    if let CertSource::LocalCa {
+        ca_cert, ca_key, ..
+    } = &c.source
+    {
+        m(ca_cert);
+        m(ca_key);
+    }
+    if let Some(r) = &c.trust_roots {
+        m(r);
+    }
+    if let CertSource::Provider {
+        password_secret: Some(p),
+        ..
+    } = &c.source
+    {
+        d.push(p.clone());
+    }
+    if let Some(p) = &c.p12_password_secret {
+        d.push(p.clone());
+    }
+    d
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spawn_cert_tasks(
+    cfg: &Config,
+    providers: &BTreeMap<String, Arc<dyn SecretSource>>,
+    values: &BTreeMap<String, Fetched>,
+    certs: &BTreeMap<String, CertState>,
+    tx: &mpsc::Sender<Update>,
+    cancel: &CancellationToken,
+    tracker: &TaskTracker,
+    metrics: &Arc<Metrics>,
+) {
+    if cfg.certificates.is_empty() {
+        return;
+    }
+    // One snapshot of the secret values shared by all certificate tasks: they only read it,
+    // and a change to a value they use restarts them with a new snapshot.
+    let values = Arc::new(values.clone());
+    let policy = RetryPolicy {
+        attempts: 1,
+        deadline: None,
+        base: Duration::from_secs(1),
+        cap: cfg.agent.max_backoff,
+        timeout: cfg.fetch.timeout,
+    };
+    for c in &cfg.certificates {
+        tracker.spawn(cert_loop(
+            c.clone(),
+            providers.clone(),
+            values.clone(),
+            certs.get(&c.name).cloned(),
+            policy,
+            tx.clone(),
+            cancel.clone(),
+            metrics.clone(),
+        ));
+    }
+}
+
+/// One certificate's schedule (see [`certs`] for the policy).
+#[allow(clippy::too_many_arguments)]
+async fn cert_loop(
+    c: CertificateConfig,
+    providers: BTreeMap<String, Arc<dyn SecretSource>>,
+    values: Arc<BTreeMap<String, Fetched>>,
+    mut held: Option<CertState>,
+    policy: RetryPolicy,
+    tx: mpsc::Sender<Update>,
+    cancel: CancellationToken,
+    metrics: Arc<Metrics>,
+) {
+    let labels = Metrics::certificate(&c.name);
+    let mut failures = 0u32;
+    loop {
+        let delay = if failures > 0 {
+            policy
+                .delay(failures, None)
+                .max(Duration::from_millis(200))
+                .min(c.check)
+        } else {
+            let d = certs::next_check(&c, held.as_ref(), std::time::SystemTime::now());
+            d.mul_f64(1.0 + 0.1 * (2.0 * fastrand::f64() - 1.0))
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        let now = std::time::SystemTime::now();
+        let result: Result<Option<CertState>, certs::CertFailure> = match &c.source {
+            CertSource::LocalCa { .. } => match &held {
+                Some(h) if !h.in_renewal_window(now) => Ok(None),
+                _ => certs::issue(&c, &values, now).map(Some),
+            },
+            CertSource::Provider {
+                provider,
+                reference,
+                ..
+            } => match providers.get(provider) {
+                None => return,
+                Some(src) => {
+                    let checked = certs::with_retries(policy, src.kind(), &reference.id, || {
+                        src.current_certificate_version(reference)
+                    })
+                    .await;
+                    match checked {
+                        Err(error) => Err(certs::CertFailure::Provider {
+                            name: c.name.clone(),
+                            error,
+                        }),
+                        Ok(v) if certs::unchanged(held.as_ref(), &v) => Ok(None),
+                        Ok(_) => certs::download(&c, &**src, &values, policy).await.map(Some),
+                    }
+                }
+            },
+        };
+        let update = match result {
+            Ok(None) => {
+                if let (CertSource::Provider { .. }, Some(h)) = (&c.source, &held) {
+                    // The provider still has only the certificate we hold, and it is due.
+                    let overdue = h.in_renewal_window(now);
+                    metrics
+                        .cert_renewal_overdue
+                        .get_or_create(&labels)
+                        .set(i64::from(overdue));
+                    if overdue {
+                        let left = h.not_after.duration_since(now).unwrap_or_default();
+                        tracing::warn!(certificate = %c.name, serial = %h.serial, expires_in_s = left.as_secs(), "the provider's newest certificate is inside its renewal window; renew it at the source");
+                    }
+                }
+                Update::Fresh(c.name.clone())
+            }
+            Ok(Some(new)) => {
+                let overdue = new.in_renewal_window(now);
+                metrics
+                    .cert_renewal_overdue
+                    .get_or_create(&labels)
+                    .set(i64::from(
+                        overdue && matches!(c.source, CertSource::Provider { .. }),
+                    ));
+                held = Some(new.clone());
+                Update::Cert(c.name.clone(), Box::new(new))
+            }
+            Err(e) => {
+                failures += 1;
+                let mut l = labels.clone();
+                l.push(("class", e.class().to_string()));
+                metrics.cert_failures.get_or_create(&l).inc();
+                tracing::warn!(certificate = %c.name, class = e.class(), failures, "certificate not renewed, keeping the current one: {e}");
+                continue;
+            }
+        };
+        failures = 0;
+        if tx.send(update).await.is_err() {
+            return;
+        }
     }
 }
 
