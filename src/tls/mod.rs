@@ -11,6 +11,11 @@
 //! AES-256 with PBKDF2/HMAC-SHA-256, HMAC-SHA-1 to SHA-512 MACs; Key Vault exports PFX with an
 //! empty password, which is tried when no password is configured. Chain checks use
 //! `rustls-webpki` (the verifier rustls itself uses) with the aws-lc-rs algorithms.
+//!
+//! [`reload`] is the reloadable rustls server certificate resolver used by the agent's HTTPS
+//! listener and offered to services that embed this crate.
+
+pub mod reload;
 
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
