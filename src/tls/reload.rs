@@ -4,7 +4,9 @@
 //! [`ReloadableResolver`] implements [`ResolvesServerCert`]: every handshake takes the current
 //! [`CertifiedKey`] from an [`ArcSwap`] slot (a wait-free load, no lock), so a reload never
 //! blocks or fails a handshake in flight: a handshake that started before the swap finishes
-//! with the old certificate, the next one gets the new one.
+//! with the old certificate, the next one gets the new one. (A client that *resumes* a TLS
+//! session gets no certificate at all and keeps trusting the one of its original session, as
+//! with any TLS server; full handshakes see the new certificate.)
 //!
 //! A reload reads the certificate chain and the private key (PEM), checks that the key
 //! matches the leaf certificate (SubjectPublicKeyInfo comparison, [`CertifiedKey::keys_match`]),
