@@ -567,3 +567,43 @@ async fn stopped_watcher_and_manual_reload() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_over_tls_listener_follows_rotation() {
+    use elastics_sec::tls::reload::TlsListener;
+    let ca = ca();
+    let (one, two) = (leaf(&ca, 1), leaf(&ca, 2));
+    let resolver = ReloadableResolver::from_pem(one.cert.as_bytes(), one.key.as_bytes()).unwrap();
+    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let listener = TlsListener::new(tcp, Arc::new(server_config(&resolver).unwrap())).unwrap();
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // A client that connects and never sends a byte must not block others.
+    let _idle = TcpStream::connect(addr).await.unwrap();
+    let get = |conn: TlsConnector| async move {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let mut tls = conn
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+        tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut resp = Vec::new();
+        tls.read_to_end(&mut resp).await.unwrap();
+        (String::from_utf8_lossy(&resp).into_owned(), leaf)
+    };
+    let (resp, first) = get(connector(&ca)).await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.ends_with("hello"), "{resp}");
+    resolver
+        .update_pem(two.cert.as_bytes(), two.key.as_bytes())
+        .unwrap();
+    let (resp, second) = get(connector(&ca)).await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert_ne!(first, second);
+    assert_eq!(second, resolver.current().cert[0]);
+}

@@ -495,6 +495,91 @@ impl ReloadableResolver {
     }
 }
 
+/// How long a client may take to complete the TLS handshake on a [`TlsListener`].
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A TLS stream accepted by a [`TlsListener`].
+pub type TlsStream = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+
+/// An [`axum::serve::Listener`] serving TLS: it accepts TCP connections and completes their
+/// handshakes concurrently on separate tasks (a slow or failing client holds up no other),
+/// then hands finished streams to `axum::serve`. With a [`server_config`] from a
+/// [`ReloadableResolver`], each new connection gets the certificate current at its
+/// handshake. Must be created inside a tokio runtime; dropping it stops accepting.
+#[derive(Debug)]
+pub struct TlsListener {
+    rx: tokio::sync::mpsc::Receiver<(TlsStream, std::net::SocketAddr)>,
+    local_addr: std::net::SocketAddr,
+    accept_task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsListener {
+    /// Serve TLS with `config` on an already bound listener.
+    pub fn new(
+        listener: tokio::net::TcpListener,
+        config: Arc<ServerConfig>,
+    ) -> std::io::Result<TlsListener> {
+        let local_addr = listener.local_addr()?;
+        // Small: finished handshakes wait here only while axum is busy spawning.
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let accept_task = tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Typically EMFILE: back off instead of spinning.
+                        tracing::warn!(error = %e, "TLS listener: accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let acceptor = acceptor.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS listener: handshake failed")
+                        }
+                        Err(_) => tracing::debug!(%peer, "TLS listener: handshake timed out"),
+                    }
+                });
+            }
+        });
+        Ok(TlsListener {
+            rx,
+            local_addr,
+            accept_task,
+        })
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.accept_task.abort();
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.rx.recv().await {
+            Some(conn) => conn,
+            // The accept task ended (only on runtime shutdown): accept nothing more.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local_addr)
+    }
+}
+
 fn record_failure(status: &mut ReloadStatus, e: &ReloadError) {
     status.failures += 1;
     status.last_error = Some(e.to_string());
