@@ -948,8 +948,11 @@ impl Validator<'_> {
                         }
                     };
                     let lifetime = ca.lifetime.unwrap_or(Duration::from_secs(24 * 3600));
-                    if lifetime < Duration::from_secs(10) || lifetime > Duration::from_secs(397 * 24 * 3600) {
-                        return Err(e("local_ca.lifetime must be between 10s and 397 days".into()));
+                    if lifetime < Duration::from_secs(5) || lifetime > Duration::from_secs(397 * 24 * 3600) {
+                        return Err(e("local_ca.lifetime must be between 5s and 397 days".into()));
+                    }
+                    if c.margin.unwrap_or(Duration::from_secs(300)) >= lifetime {
+                        return Err(e("`margin` must be shorter than local_ca.lifetime, or every issued certificate is refused".into()));
                     }
                     if c.sans.is_empty() {
                         return Err(e("a local CA needs `sans`, the names it issues the certificate for".into()));

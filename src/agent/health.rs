@@ -1,6 +1,8 @@
 //! Health and metrics endpoint: `/healthz` (the process is alive), `/readyz` (every
 //! required secret has a value fresher than `max_staleness`), `/metrics` (Prometheus).
-//! Listens on loopback by default; bodies name secrets, never values.
+//! Listens on loopback by default; bodies name secrets, never values. With
+//! `agent.tls_certificate` it serves HTTPS through [`crate::tls::reload::ReloadableResolver`],
+//! so a rotated certificate is served from the next handshake on.
 
 use std::sync::Arc;
 
@@ -22,6 +24,7 @@ struct AppState {
 
 pub async fn serve(
     listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     health: SharedHealth,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
@@ -31,9 +34,18 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_handler))
         .with_state(AppState { health, metrics });
-    let r = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
+    let stop = async move { shutdown.cancelled().await };
+    let r = match tls {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+        Some(config) => match crate::tls::reload::TlsListener::new(listener, config) {
+            Ok(l) => axum::serve(l, app).with_graceful_shutdown(stop).await,
+            Err(e) => Err(e),
+        },
+    };
     if let Err(e) = r {
         tracing::error!("health server stopped: {e}");
     }

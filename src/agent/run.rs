@@ -113,6 +113,8 @@ pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, Fetch
 
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
+    let mut resolver: Option<crate::tls::reload::ReloadableResolver> = None;
+    let mut _watcher: Option<crate::tls::reload::Watcher> = None;
     if let Some(addr) = cfg.agent.listen {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
             FetchFailure::Setup(ProviderError::new(
@@ -121,9 +123,19 @@ pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, Fetch
                 format!("cannot listen on {addr}: {e}"),
             ))
         })?;
-        tracing::info!(%addr, "health and metrics listening");
+        let tls = match &cfg.agent.tls_certificate {
+            None => None,
+            Some(name) => {
+                let (r, w, config) = https_resolver(&cfg, name)?;
+                resolver = Some(r);
+                _watcher = Some(w);
+                Some(config)
+            }
+        };
+        tracing::info!(%addr, https = tls.is_some(), "health and metrics listening");
         tracker.spawn(super::health::serve(
             listener,
+            tls,
             health.clone(),
             metrics.clone(),
             shutdown.clone(),
@@ -293,6 +305,13 @@ pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, Fetch
                         Ok((generation, _)) => {
                             metrics.generations.inc();
                             tracing::info!(%generation, "generation written");
+                            // The listener's certificate follows at once; the file watcher is
+                            // the fallback (and serves embedders that do not write the files).
+                            if let Some(r) = &resolver {
+                                if let Err(e) = r.reload() {
+                                    tracing::warn!("HTTPS listener keeps its certificate: {e}");
+                                }
+                            }
                             for n in &cfg.notify {
                                 let result = notify::notify(n, &generation).await;
                                 let ok = result.is_ok();
@@ -575,6 +594,40 @@ async fn timed<T>(
             format!("`{}`: timed out after {timeout:?}", s.reference.id),
         )),
     }
+}
+
+/// The resolver, its file watcher and the server config of the HTTPS health listener.
+fn https_resolver(
+    cfg: &Config,
+    name: &str,
+) -> Result<
+    (
+        crate::tls::reload::ReloadableResolver,
+        crate::tls::reload::Watcher,
+        Arc<rustls::ServerConfig>,
+    ),
+    FetchFailure,
+> {
+    use crate::tls::reload::{server_config, ReloadableResolver, WatchOptions};
+    let setup =
+        |m: String| FetchFailure::Setup(ProviderError::new("agent", ErrorClass::Unavailable, m));
+    let c = cfg
+        .certificates
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| setup(format!("agent.tls_certificate `{name}` is not configured")))?;
+    let (Some(cert), Some(key)) = (&c.files.cert, &c.files.key) else {
+        return Err(setup(format!(
+            "certificate `{name}` writes no cert_file/key_file"
+        )));
+    };
+    let r = ReloadableResolver::from_files(cfg.output.dir.join(cert), cfg.output.dir.join(key))
+        .map_err(|e| setup(format!("HTTPS listener: certificate `{name}`: {e}")))?;
+    let w = r
+        .watch(WatchOptions::default())
+        .map_err(|e| setup(format!("HTTPS listener: watch: {e}")))?;
+    let config = server_config(&r).map_err(|e| setup(format!("HTTPS listener: {e}")))?;
+    Ok((r, w, Arc::new(config)))
 }
 
 /// Names `/readyz` requires: required secrets and required certificates.
