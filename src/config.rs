@@ -289,6 +289,9 @@ pub enum LeafKeyType {
 pub enum Material {
     File(PathBuf),
     Secret(String),
+    /// A CA generated in memory when the process starts (`local_ca.ephemeral = true`): its
+    /// key never exists outside the process, and `ca.crt` is how clients learn to trust it.
+    Ephemeral,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -547,6 +550,8 @@ struct RawCertificate {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLocalCa {
+    #[serde(default)]
+    ephemeral: bool,
     cert_file: Option<PathBuf>,
     cert_secret: Option<String>,
     key_file: Option<PathBuf>,
@@ -941,10 +946,16 @@ impl Validator<'_> {
                         }
                     }
                     let material = |what: &str, file: &Option<PathBuf>, secret: &Option<String>| -> Result<Material, ConfigError> {
+                        if ca.ephemeral {
+                            return match (file, secret) {
+                                (None, None) => Ok(Material::Ephemeral),
+                                _ => Err(e(format!("local_ca: `ephemeral = true` generates the CA; drop `{what}_file`/`{what}_secret`"))),
+                            };
+                        }
                         match (file, secret) {
                             (Some(f), None) => Ok(Material::File(self.resolve(f))),
                             (None, Some(_)) => Ok(Material::Secret(secret_ref(&format!("local_ca.{what}_secret"), secret)?.unwrap_or_default())),
-                            _ => Err(e(format!("local_ca: give `{what}_file` or `{what}_secret`, exactly one"))),
+                            _ => Err(e(format!("local_ca: give `{what}_file` or `{what}_secret`, exactly one (or `ephemeral = true`)"))),
                         }
                     };
                     let lifetime = ca.lifetime.unwrap_or(Duration::from_secs(24 * 3600));

@@ -319,6 +319,19 @@ fn check_config(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
                     if s.required { "required" } else { "optional" }
                 )?;
             }
+            for c in &plan.certificates {
+                writeln!(
+                    out,
+                    "cert     {:<24} {}; names {}; files {}; renew {}; check every {} {}",
+                    c.name,
+                    c.source,
+                    c.sans.join(", "),
+                    c.files.join(", "),
+                    c.renew,
+                    c.check,
+                    if c.required { "required" } else { "optional" }
+                )?;
+            }
             for n in &plan.notify {
                 writeln!(out, "notify   {n}")?;
             }

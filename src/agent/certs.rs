@@ -107,7 +107,29 @@ fn material(
             .get(s)
             .map(|f| f.value.clone())
             .ok_or_else(|| material_error(c, format!("{what}: secret `{s}` has no value"))),
+        Material::Ephemeral => Err(material_error(c, format!("{what}: generated, not read"))),
     }
+}
+
+/// The in-memory CA of a certificate with `local_ca.ephemeral = true`: made on first use and
+/// kept for the life of the process, so renewals are signed by the CA clients already trust.
+fn ephemeral_ca(c: &CertificateConfig) -> Result<(SecretBytes, SecretBytes), CertFailure> {
+    use std::sync::{Mutex, OnceLock};
+    type Cas = Mutex<BTreeMap<String, (SecretBytes, SecretBytes)>>;
+    static CAS: OnceLock<Cas> = OnceLock::new();
+    let cas = CAS.get_or_init(|| Mutex::new(BTreeMap::new()));
+    let mut cas = cas.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((cert, key)) = cas.get(&c.name) {
+        return Ok((cert.clone(), key.clone()));
+    }
+    let (cert, key) = tls::new_ca(
+        &format!("elastics-sec ephemeral CA ({})", c.name),
+        Duration::from_secs(397 * 24 * 3600),
+    )
+    .map_err(|e| invalid(c, &e))?;
+    let cert = SecretBytes::from(cert.into_bytes());
+    cas.insert(c.name.clone(), (cert.clone(), key.clone()));
+    Ok((cert, key))
 }
 
 fn secret_value(
@@ -210,8 +232,14 @@ pub fn issue(
     else {
         return Err(material_error(c, "not a local-CA certificate".into()));
     };
-    let cert_pem = material(c, "local_ca cert", ca_cert, values)?;
-    let key_pem = material(c, "local_ca key", ca_key, values)?;
+    let (cert_pem, key_pem) = if *ca_cert == Material::Ephemeral {
+        ephemeral_ca(c)?
+    } else {
+        (
+            material(c, "local_ca cert", ca_cert, values)?,
+            material(c, "local_ca key", ca_key, values)?,
+        )
+    };
     let ca =
         tls::LocalCa::from_pem(cert_pem.expose(), key_pem.expose()).map_err(|e| invalid(c, &e))?;
     let key = match key_type {

@@ -145,7 +145,20 @@ pub struct Plan {
     pub output_dir: String,
     pub providers: Vec<PlanProvider>,
     pub secrets: Vec<PlanSecret>,
+    pub certificates: Vec<PlanCertificate>,
     pub notify: Vec<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct PlanCertificate {
+    pub name: String,
+    /// `provider NAME id ID`, `local CA (files)` or `ephemeral local CA`.
+    pub source: String,
+    pub sans: Vec<String>,
+    pub files: Vec<String>,
+    pub renew: String,
+    pub check: String,
+    pub required: bool,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -207,6 +220,60 @@ pub fn plan(cfg: &Config) -> Plan {
                 ),
                 refresh: humantime::format_duration(s.refresh).to_string(),
                 required: s.required,
+            })
+            .collect(),
+        certificates: cfg
+            .certificates
+            .iter()
+            .map(|c| {
+                use crate::config::{CertSource, Material, Renewal};
+                PlanCertificate {
+                    name: c.name.clone(),
+                    source: match &c.source {
+                        CertSource::Provider {
+                            provider,
+                            reference,
+                            ..
+                        } => {
+                            format!("provider {provider} id {}", reference.id)
+                        }
+                        CertSource::LocalCa {
+                            ca_cert: Material::Ephemeral,
+                            lifetime,
+                            ..
+                        } => {
+                            format!(
+                                "ephemeral local CA, lifetime {}",
+                                humantime::format_duration(*lifetime)
+                            )
+                        }
+                        CertSource::LocalCa { lifetime, .. } => {
+                            format!(
+                                "local CA, lifetime {}",
+                                humantime::format_duration(*lifetime)
+                            )
+                        }
+                    },
+                    sans: c.sans.clone(),
+                    files: [
+                        (&c.files.cert, c.cert_mode),
+                        (&c.files.key, c.key_mode),
+                        (&c.files.ca, c.cert_mode),
+                        (&c.files.p12, c.key_mode),
+                        (&c.files.pem, c.key_mode),
+                    ]
+                    .into_iter()
+                    .filter_map(|(f, m)| f.as_ref().map(|f| format!("{f} ({m:04o})")))
+                    .collect(),
+                    renew: match c.renew {
+                        Renewal::Fraction(f) => format!("at {:.0}% of the lifetime", f * 100.0),
+                        Renewal::Before(d) => {
+                            format!("{} before expiry", humantime::format_duration(d))
+                        }
+                    },
+                    check: humantime::format_duration(c.check).to_string(),
+                    required: c.required,
+                }
             })
             .collect(),
         notify: cfg
