@@ -270,3 +270,40 @@ fn readme_demo_config_is_valid() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// The README's first command, exactly: the demo writes its secrets and a TLS bundle.
+#[test]
+fn readme_main_command_writes_the_demo_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = bin()
+        .arg("fetch")
+        .arg("--config")
+        .arg(root.join("examples/local/elastics-sec.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dir = Path::new("/dev/shm/elastics-sec-demo");
+    for f in [
+        "exchange_api_key",
+        "db_password",
+        "database_url",
+        "broker.env",
+        "tls.crt",
+        "tls.key",
+        "ca.crt",
+    ] {
+        assert!(dir.join(f).exists(), "{f} missing");
+        assert!(stdout.contains(f), "{f} not in the summary: {stdout}");
+    }
+    let ca = std::fs::read_to_string(dir.join("ca.crt")).unwrap();
+    let crt = std::fs::read_to_string(dir.join("tls.crt")).unwrap();
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(crt.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(!stdout.contains("PRIVATE KEY"));
+}
