@@ -418,3 +418,39 @@ fn a_bundle_that_fails_validation_leaves_the_previous_one_in_place() {
     assert!(!logs.contains("PRIVATE KEY"), "key material in the log");
     assert!(!m.contains("PRIVATE KEY"));
 }
+
+#[test]
+fn a_provider_certificate_inside_its_renewal_window_is_reported_overdue() {
+    let ca = make_ca("overdue CA");
+    let port = free_port();
+    let s = setup(&format!(
+        "[agent]\nlisten = \"127.0.0.1:{port}\"\n\n\
+         [[certificate]]\nname = \"api\"\nprovider = \"dev\"\nid = \"api-cert\"\n\
+         sans = [\"api.internal\"]\ntrust_roots_file = \"roots.pem\"\nmargin = \"10s\"\ncheck = \"1s\"\n"
+    ));
+    std::fs::write(s.dir.path().join("roots.pem"), &ca.cert_pem).unwrap();
+    // 300 s lifetime, 2/3 renewal point 200 s after not_before: already passed.
+    let (c, k) = leaf(&ca, &["api.internal"], -250, 50);
+    put_bundle(&s, &c, &k);
+    let log = s.dir.path().join("agent.log");
+    let agent = spawn(&s, &log);
+    wait_for("renewal overdue metric", Duration::from_secs(20), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && metrics(port)
+                .contains("elastics_sec_certificate_renewal_overdue{certificate=\"api\"} 1")
+    });
+    // A renewed certificate at the source clears it.
+    let (c2, k2) = leaf(&ca, &["api.internal"], -10, 3600);
+    put_bundle(&s, &c2, &k2);
+    wait_for("overdue cleared", Duration::from_secs(20), || {
+        metrics(port).contains("elastics_sec_certificate_renewal_overdue{certificate=\"api\"} 0")
+    });
+    wait_for("the rotation counted", Duration::from_secs(10), || {
+        metrics(port).contains("elastics_sec_certificate_rotations_total{certificate=\"api\"} 1")
+    });
+    let m = metrics(port);
+    assert!(m.contains("elastics_sec_certificate_not_after_timestamp_seconds{certificate=\"api\"}"));
+    assert_eq!(stop(agent), 0);
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(logs.contains("inside its renewal window"), "{logs}");
+}
