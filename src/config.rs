@@ -764,7 +764,7 @@ impl Validator<'_> {
         });
         let fetch = FetchConfig {
             attempts: f.attempts.unwrap_or(5).clamp(1, 100),
-            timeout: f.timeout.unwrap_or(Duration::from_secs(30)),
+            timeout: f.timeout.unwrap_or(Duration::from_secs(10)),
             concurrency: f.concurrency.unwrap_or(16).clamp(1, 256),
         };
 

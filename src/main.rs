@@ -168,8 +168,21 @@ fn rules_cmd(args: RulesArgs) -> anyhow::Result<ExitCode> {
 /// Logs go to stderr (stdout carries the summary), filtered by `ELASTICS_SEC_LOG`
 /// (default `info`).
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ELASTICS_SEC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A bare level (`debug`, `trace`) applies to elastics-sec only; other crates stay at
+    // `warn`. SDK and HTTP crates log request and response details at debug/trace level,
+    // which can include secret values, so they are only verbose when named explicitly
+    // (`ELASTICS_SEC_LOG=elastics_sec=debug,aws_smithy_runtime=trace`, at your own risk).
+    let spec = std::env::var("ELASTICS_SEC_LOG").unwrap_or_default();
+    let spec = spec.trim();
+    let directives = if spec.is_empty() {
+        "warn,elastics_sec=info".to_string()
+    } else if spec.contains('=') || spec.contains(',') {
+        spec.to_string()
+    } else {
+        format!("warn,elastics_sec={spec}")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,elastics_sec=info"));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)

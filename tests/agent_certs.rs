@@ -362,12 +362,18 @@ fn a_bundle_that_fails_validation_leaves_the_previous_one_in_place() {
     let (soon_c, soon_k) = leaf(&ca, &["api.internal"], -60, 30);
     let (wrong_c, wrong_k) = leaf(&ca, &["other.internal"], -60, 3600);
     let (untrusted_c, untrusted_k) = leaf(&other, &["api.internal"], -60, 3600);
+    let (future_c, future_k) = leaf(&ca, &["api.internal"], 600, 7200);
+    // An unrelated certificate in the bundle: not on the leaf's path.
+    let (stray_c, _) = leaf(&other, &["stray.internal"], -60, 3600);
+    let (chain_c, chain_k) = leaf(&ca, &["api.internal"], -60, 3600);
     let cases: Vec<(&str, String, String)> = vec![
         ("key_mismatch", c2, k3),
         ("expired", expired_c, expired_k),
         ("expires_soon", soon_c, soon_k),
         ("san_mismatch", wrong_c, wrong_k),
         ("untrusted", untrusted_c, untrusted_k),
+        ("not_yet_valid", future_c, future_k),
+        ("chain", format!("{chain_c}{stray_c}"), chain_k),
         (
             "parse",
             "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into(),

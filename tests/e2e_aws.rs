@@ -341,9 +341,20 @@ fn agent_follows_versions_rides_out_an_outage_and_recovers() {
     // Back on the same port with fresh state (max_backoff keeps the retry gap short): the agent recovers and follows the new value.
     let m2 = Moto::start_on(port);
     put(&m2, &format!("{CANARY}-v3"), true);
-    wait_for("value after recovery", Duration::from_secs(30), || {
-        read() == format!("{CANARY}-v3")
-    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while read() != format!("{CANARY}-v3") {
+        if Instant::now() > deadline {
+            let _ = agent.kill();
+            let o = agent.wait_with_output().unwrap();
+            let log = String::from_utf8_lossy(&o.stderr);
+            let lines: Vec<&str> = log.lines().filter(|l| !l.contains("DEBUG")).collect();
+            panic!(
+                "no recovery after the outage; agent log:\n{}",
+                lines.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     let pid = rustix::process::Pid::from_raw(agent.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
