@@ -29,6 +29,9 @@ pub enum Command {
     Exec(ExecArgs),
     /// Validate a daemon config and print the plan (names, files, modes, schedules; no values).
     CheckConfig(CheckConfigArgs),
+    /// Add elastics-sec (init container/sidecar, memory volume, mounts) to Kubernetes
+    /// manifests or a compose file, preserving comments and key order.
+    Inject(InjectArgs),
 }
 
 /// Log line format on stderr.
@@ -204,4 +207,54 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     };
     n.checked_mul(mult)
         .ok_or_else(|| format!("size `{s}` is too large"))
+}
+
+/// Which elastics-sec containers `inject` adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InjectMode {
+    /// `fetch` once before the app starts.
+    Init,
+    /// `agent` next to the app, keeping the files fresh.
+    Sidecar,
+    /// Both (default): files present at start and kept fresh.
+    Both,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InjectArgs {
+    /// Kubernetes manifests or a compose file; `-` reads stdin.
+    #[arg(value_name = "PATH", default_value = "-")]
+    pub paths: Vec<String>,
+
+    /// Daemon config (TOML): validated, embedded in a ConfigMap (Kubernetes) or
+    /// bind-mounted read-only (compose; required there).
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// A secret the workload uses, checked against the config (repeatable).
+    #[arg(long, value_name = "NAME[=FILE]")]
+    pub secret: Vec<String>,
+
+    #[arg(long, value_enum, default_value_t = InjectMode::Both)]
+    pub mode: InjectMode,
+
+    /// elastics-sec image reference (pin it by digest).
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+
+    /// Name of the ConfigMap holding the config (Kubernetes).
+    #[arg(long, value_name = "NAME", default_value = "elastics-sec-config")]
+    pub config_map: String,
+
+    /// Compose services to inject (repeatable; default: every service with image/build).
+    #[arg(long, value_name = "NAME")]
+    pub service: Vec<String>,
+
+    /// Rewrite the input files instead of printing the result.
+    #[arg(long, conflicts_with = "output")]
+    pub in_place: bool,
+
+    /// Write the result to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod inject;
 pub mod render;
 pub mod secrets;
 pub mod sink;

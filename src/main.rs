@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Command::CheckConfig(args) => check_config(args),
         Command::Agent(args) => agent_cmd(args.config, args.log_format, None),
         Command::Exec(args) => agent_cmd(args.config, args.log_format, Some(args.command)),
+        Command::Inject(args) => inject_cmd(args),
     };
     match result {
         Ok(code) => code,
@@ -348,6 +349,122 @@ fn check_config(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
             for n in &plan.notify {
                 writeln!(out, "notify   {n}")?;
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `inject`: exit 0 on success, 2 on an input, config or usage error (nothing is written
+/// then: every input is processed before any output or in-place rewrite).
+fn inject_cmd(args: elastics_sec::cli::InjectArgs) -> anyhow::Result<ExitCode> {
+    use elastics_sec::cli::InjectMode;
+    use elastics_sec::inject::{self, InputKind, Mode, Options, SecretSel, Session};
+    let mode = match args.mode {
+        InjectMode::Init => Mode::Init,
+        InjectMode::Sidecar => Mode::Sidecar,
+        InjectMode::Both => Mode::Both,
+    };
+    let fail = |msg: String| {
+        eprintln!("error: {msg}");
+        Ok(ExitCode::from(2))
+    };
+    let mut opts = Options::new(mode);
+    if let Some(image) = args.image {
+        opts.image = image;
+    }
+    opts.config_map = args.config_map;
+    opts.services = args.service;
+    for s in &args.secret {
+        match SecretSel::parse(s) {
+            Ok(sel) => opts.secrets.push(sel),
+            Err(e) => return fail(e),
+        }
+    }
+    if let Some(path) = &args.config {
+        opts = match opts.with_config(path) {
+            Ok(o) => o,
+            Err(e) => return fail(e.to_string()),
+        };
+    } else if !opts.secrets.is_empty() {
+        return fail("--secret needs --config (the names are checked against it)".into());
+    }
+    let stdin_count = args.paths.iter().filter(|p| *p == "-").count();
+    if args.in_place && stdin_count > 0 {
+        return fail("--in-place needs file paths, not stdin".into());
+    }
+    let mut session = Session::default();
+    let mut results = Vec::new();
+    for p in &args.paths {
+        let (name, text, dir) = if p == "-" {
+            let mut s = String::new();
+            io::Read::read_to_string(&mut io::stdin(), &mut s).context("cannot read stdin")?;
+            ("<stdin>".to_string(), s, None)
+        } else {
+            let path = std::path::Path::new(p);
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) => return fail(format!("{p}: {e}")),
+            };
+            let dir = path
+                .parent()
+                .map(|d| {
+                    if d.as_os_str().is_empty() {
+                        std::path::Path::new(".")
+                    } else {
+                        d
+                    }
+                })
+                .map(std::path::Path::to_path_buf);
+            (p.clone(), text, dir)
+        };
+        match inject::inject(&name, &text, dir.as_deref(), &opts, &mut session) {
+            Ok(out) => {
+                for n in &out.notes {
+                    eprintln!("note: {n}");
+                }
+                results.push((p.clone(), text, out));
+            }
+            Err(e) => return fail(e.to_string()),
+        }
+    }
+    if results
+        .iter()
+        .filter(|(_, _, o)| o.kind == InputKind::Compose)
+        .count()
+        > 0
+        && results.len() > 1
+        && !args.in_place
+    {
+        return fail("a compose file must be injected on its own (or with --in-place)".into());
+    }
+    if args.in_place {
+        for (p, before, out) in &results {
+            if *before != out.text {
+                std::fs::write(p, &out.text).with_context(|| format!("cannot write {p}"))?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut all = String::new();
+    for (i, (_, _, out)) in results.iter().enumerate() {
+        if i > 0 && !all.is_empty() {
+            if !all.ends_with('\n') {
+                all.push('\n');
+            }
+            if !out.text.trim_start().starts_with("---") {
+                all.push_str("---\n");
+            }
+        }
+        all.push_str(&out.text);
+    }
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, all).with_context(|| format!("cannot write {}", path.display()))?
+        }
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(all.as_bytes())?;
+            out.flush()?;
         }
     }
     Ok(ExitCode::SUCCESS)
