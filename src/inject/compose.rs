@@ -11,6 +11,9 @@
 
 use crate::audit::yaml::{Document, Node};
 use crate::inject::text::{emit_entry, emit_item, flow_strs, map, raw, s, Edits, Text, Y};
+/// The network of the elastics-sec services (egress to the provider).
+const NETWORK: &str = "elastics-sec";
+
 use crate::inject::{
     at, relative_to, InjectError, Options, Output, AGENT_NAME, CONFIG_FILE, INIT_SERVICE,
     SECRETS_DIR, SECRETS_VOLUME, UID,
@@ -196,13 +199,38 @@ pub fn inject(
         edits.after_line(t, t.block_end(services), out);
     }
 
+    // A network of their own for the elastics-sec services: they need a route to the
+    // secrets provider, the app needs no route to them (they share only the volume).
+    {
+        let net = map(vec![]);
+        match root.get("networks") {
+            Some(n) if n.get(NETWORK).is_some() => {}
+            Some(n) => {
+                editable(name, t, "top-level networks", n, root)?;
+                let mut out = String::new();
+                emit_entry(&mut out, t.indent_of(n), NETWORK, &net);
+                edits.after_line(t, t.block_end(n), out);
+            }
+            None => {
+                let mut out = String::new();
+                emit_entry(
+                    &mut out,
+                    t.indent_of(root),
+                    "networks",
+                    &Y::Map(vec![(NETWORK.to_string(), net)]),
+                );
+                edits.after_line(t, t.block_end(root), out);
+            }
+        }
+    }
+
     // The tmpfs-backed volume.
     let volume = map(vec![(
         "driver_opts",
         map(vec![
             ("type", s("tmpfs")),
             ("device", s("tmpfs")),
-            ("o", s(format!("size=16m,uid={UID},gid={UID},mode=0750"))),
+            ("o", s(format!("size=16m,uid={UID},gid={UID},mode=0755"))),
         ]),
     )]);
     match root.get("volumes") {
@@ -247,11 +275,16 @@ fn service(opts: &Options, cmd: &str, config_source: &str, agent: bool) -> Y {
             ));
         }
     }
+    entries.extend([("user", s(format!("{UID}:{UID}")))]);
+    // The files are chowned to the config's `gid`, which needs membership of that group.
+    if let Some(gid) = opts.config.as_ref().and_then(|c| c.gid) {
+        entries.push(("group_add", flow_strs(&[&gid.to_string()])));
+    }
     entries.extend([
-        ("user", s(format!("{UID}:{UID}"))),
         ("read_only", raw("true")),
         ("cap_drop", flow_strs(&["ALL"])),
         ("security_opt", flow_strs(&["no-new-privileges:true"])),
+        ("networks", flow_strs(&[NETWORK])),
         (
             "volumes",
             Y::Seq(vec![

@@ -93,6 +93,8 @@ pub struct ConfigInput {
     pub text: String,
     /// `output.dir`: where the elastics-sec containers mount the secrets volume.
     pub output_dir: String,
+    /// `output.gid`: the group the files are given.
+    pub gid: Option<u32>,
 }
 
 /// A `--secret NAME[=FILE]`.
@@ -156,6 +158,7 @@ impl Options {
             path: path.to_path_buf(),
             text,
             output_dir: cfg.output.dir.display().to_string(),
+            gid: cfg.output.gid,
         });
         for sel in &self.secrets {
             let Some(sc) = cfg.secrets.iter().find(|s| s.name == sel.name) else {

@@ -86,27 +86,32 @@ impl<'t> Text<'t> {
     }
 
     /// True for a mapping or sequence written in block style (what inject can edit). The
-    /// loader places a block collection at its first key or item, a flow collection at its
-    /// `{` or `[`, before the first item: that tells the two apart without guessing from
-    /// characters (`- [a, b]` starts both a block and a flow sequence at the same `[`).
+    /// loader places a block mapping at its first key and a flow mapping at its `{`. A
+    /// block sequence sits at its first `-` (or, when it is not indented under its key, at
+    /// its first item), a flow sequence at its `[` before the first item. (A mapping's
+    /// entries cannot be compared by position: merge keys reorder them and merged entries
+    /// keep the position of their anchor.)
     pub fn is_block(&self, node: &Node) -> bool {
-        let first = match &node.kind {
-            Kind::Map(entries) => entries.first().map(|e| e.key.loc),
-            Kind::Seq(items) => items.first().map(|i| i.loc),
-            Kind::Scalar(_) => return false,
-        };
-        first.is_some_and(|f| (f.line, f.col) == (node.loc.line, node.loc.col))
-            && (matches!(node.kind, Kind::Map(_)) || self.seq_marker(node).is_some())
+        match &node.kind {
+            Kind::Map(_) => !matches!(self.first_char(node), Some('{') | None),
+            Kind::Seq(_) => self.seq_marker(node).is_some(),
+            Kind::Scalar(_) => false,
+        }
     }
 
-    /// The 0-based column of a block sequence's `-` markers: the rightmost `-` before the
-    /// first item on its line followed only by spaces.
+    /// The 0-based column of a block sequence's `-` markers; `None` for a flow sequence.
     fn seq_marker(&self, node: &Node) -> Option<usize> {
+        let col = node.loc.col.saturating_sub(1) as usize;
         let line = self.line(node.loc.line);
-        let prefix: Vec<char> = line
-            .chars()
-            .take(node.loc.col.saturating_sub(1) as usize)
-            .collect();
+        let mut chars = line.chars().skip(col);
+        if chars.next() == Some('-') && chars.next().is_none_or(|c| c == ' ') {
+            return Some(col);
+        }
+        let first = node.as_seq()?.first()?;
+        if (first.loc.line, first.loc.col) != (node.loc.line, node.loc.col) {
+            return None;
+        }
+        let prefix: Vec<char> = line.chars().take(col).collect();
         let dash = prefix.iter().rposition(|c| *c != ' ')?;
         (prefix[dash] == '-').then_some(dash)
     }
@@ -373,6 +378,19 @@ mod tests {
 
     #[test]
     fn flow_is_detected() {
+        for (src, block) in [
+            ("a:\n  - db\n", true),
+            ("a:\n- db\n", true),
+            ("a:\n  - [x]\n", true),
+            ("a:\n- [x]\n", true),
+            ("a:\n  -\n    k: v\n", true),
+            ("a: [x]\n", false),
+            ("a: []\n", false),
+        ] {
+            let docs = load(src, 0, Limits::default()).unwrap();
+            let t = Text::new(src);
+            assert_eq!(t.is_block(docs[0].root.get("a").unwrap()), block, "{src:?}");
+        }
         let src = "a: {b: 1}\nc: [1]\n";
         let docs = load(src, 0, Limits::default()).unwrap();
         let t = Text::new(src);
