@@ -58,7 +58,7 @@ pub fn inject(
                 let all: Vec<&str> = services.str_entries().map(|(n, _)| n).collect();
                 return Err(at(
                     name,
-                    services,
+                    root.entry("services").map_or(services, |e| &e.key),
                     format!(
                         "--service {want}: no such service (the file has: {})",
                         all.join(", ")
