@@ -204,9 +204,15 @@ impl Edits {
         self.list.is_empty()
     }
 
-    /// The edited text. Insertions at the same position keep the order they were made in.
+    /// The edited text. Insertions at the same position keep the order they were made in;
+    /// inserted lines follow the input's line endings (CRLF when the input uses them).
     pub fn apply(mut self, src: &str) -> String {
         self.list.sort_by_key(|e| (e.start, e.seq));
+        if src.contains("\r\n") {
+            for e in &mut self.list {
+                e.text = e.text.replace("\r\n", "\n").replace('\n', "\r\n");
+            }
+        }
         let mut out = String::with_capacity(src.len() + 1024);
         let mut pos = 0;
         for e in self.list {
@@ -407,6 +413,17 @@ mod tests {
         e.after_line(&t, 1, "b: 2\n".into());
         e.after_line(&t, 1, "c: 3\n".into());
         assert_eq!(e.apply(src), "a: 1\nb: 2\nc: 3\n");
+    }
+
+    #[test]
+    fn crlf_input_gets_crlf_lines() {
+        let src = "a:\r\n  b: 1\r\nc: 2\r\n";
+        let docs = load(src, 0, Limits::default()).unwrap();
+        let t = Text::new(src);
+        let a = docs[0].root.get("a").unwrap();
+        let mut e = Edits::default();
+        e.after_line(&t, t.block_end(a), "  x: 1\n".into());
+        assert_eq!(e.apply(src), "a:\r\n  b: 1\r\n  x: 1\r\nc: 2\r\n");
     }
 
     #[test]
