@@ -148,6 +148,27 @@ fn kubernetes_deployment_with_its_own_init_containers_and_volumes() {
 }
 
 #[test]
+fn kubernetes_shapes_list_indentation_empty_flow_block_scalars() {
+    let opts = ["--config", CONFIG, "--mode", "init"];
+    let input = read(&format!("{FIX}/k8s-shapes.yaml"));
+    let out = ok(
+        &[&opts[..], &[&format!("{FIX}/k8s-shapes.yaml")]].concat(),
+        None,
+    );
+    insta::assert_snapshot!("k8s_shapes", out);
+    // The script keeps its comment-like line, and nothing lands inside the literal block.
+    assert!(out.contains(
+        "        echo start\n        # this line is part of the script\n      volumeMounts:\n"
+    ));
+    assert!(out.contains("    annotations: # none yet\n      elastics-sec.io/injected"));
+    assert!(out.contains("    volumes:\n      - name: elastics-sec-secrets\n"));
+    // One ConfigMap for the namespace of both pods.
+    assert_eq!(out.matches("kind: ConfigMap").count(), 1);
+    assert!(!input.ends_with('\n'));
+    assert_idempotent(&opts, &out);
+}
+
+#[test]
 fn kubernetes_from_stdin_init_only_without_config() {
     let input = read(&format!("{FIX}/k8s-multi.yaml"));
     let opts = ["--mode", "init"];

@@ -345,6 +345,18 @@ fn add_item(
     item: Y,
 ) -> Result<(), InjectError> {
     match parent.get(key) {
+        Some(seq)
+            if t.empty_flow(seq).is_some()
+                && (parent.loc.line..=t.block_end(parent)).contains(&seq.loc.line) =>
+        {
+            // `volumes: []`: drop the `[]`, the item follows as a block.
+            if let Some((a, b)) = t.empty_flow(seq) {
+                edits.replace(a, b, String::new());
+            }
+            let mut out = String::new();
+            emit_item(&mut out, t.indent_of(parent) + 2, &item);
+            edits.into_line(t, seq.loc.line, out);
+        }
         Some(seq) => {
             editable(name, t, &format!("{key} of {what}"), seq, parent)?;
             let mut out = String::new();

@@ -63,12 +63,7 @@ pub fn inject(
             docs_out.push_str(&config_map(&opts.config_map, ns.as_deref(), &cfg.text));
         }
         if !docs_out.is_empty() {
-            let sep = if t.src.is_empty() || t.src.ends_with('\n') {
-                ""
-            } else {
-                "\n"
-            };
-            edits.insert(t.src.len(), format!("{sep}{docs_out}"));
+            edits.insert(t.src.len(), docs_out);
         }
     }
     Ok(Output {
@@ -151,6 +146,17 @@ fn add_items(
         return Ok(());
     }
     match parent.get(key) {
+        Some(seq) if t.empty_flow(seq).is_some() && on_lines(t, seq, parent) => {
+            // `key: []`: drop the `[]`, the items follow as a block.
+            if let Some((a, b)) = t.empty_flow(seq) {
+                edits.replace(a, b, String::new());
+            }
+            let mut out = String::new();
+            for item in &items {
+                emit_item(&mut out, t.indent_of(parent) + 2, item);
+            }
+            edits.into_line(t, seq.loc.line, out);
+        }
         Some(seq) => {
             editable(name, t, obj, key, seq, parent)?;
             let Some(existing) = seq.as_seq() else {
@@ -190,6 +196,11 @@ fn add_items(
         }
     }
     Ok(())
+}
+
+/// Is `node` written inside `within` (not reached through an alias)?
+fn on_lines(t: &Text<'_>, node: &Node, within: &Node) -> bool {
+    (within.loc.line..=t.block_end(within)).contains(&node.loc.line)
 }
 
 fn names(seq: Option<&Node>) -> Vec<&str> {
@@ -313,6 +324,16 @@ fn annotate(
         Some(meta) => {
             editable(name, t, obj, "metadata", meta, holder)?;
             match meta.get("annotations") {
+                Some(ann) if t.empty_flow(ann).is_some() && on_lines(t, ann, meta) => {
+                    if let Some((a, b)) = t.empty_flow(ann) {
+                        edits.replace(a, b, String::new());
+                    }
+                    let mut out = String::new();
+                    for (k, v) in &entries(None) {
+                        emit_entry(&mut out, t.indent_of(meta) + 2, k, v);
+                    }
+                    edits.into_line(t, ann.loc.line, out);
+                }
                 Some(ann) => {
                     editable(name, t, obj, "metadata.annotations", ann, meta)?;
                     let new = entries(Some(ann));

@@ -23,6 +23,10 @@ struct Edit {
     start: usize,
     end: usize,
     text: String,
+    /// 0 for content that belongs to the line before the position (the items of a
+    /// `key: []` just emptied), 1 for appends to blocks ending there: those blocks are the
+    /// key's ancestors, so their additions come after.
+    prio: u8,
     seq: usize,
 }
 
@@ -30,8 +34,6 @@ struct Edit {
 #[derive(Default)]
 pub struct Edits {
     list: Vec<Edit>,
-    /// The input lacks a final newline and one was already added before appended lines.
-    eof_newline: bool,
 }
 
 impl<'t> Text<'t> {
@@ -97,6 +99,35 @@ impl<'t> Text<'t> {
             Kind::Seq(_) => self.seq_marker(node).is_some(),
             Kind::Scalar(_) => false,
         }
+    }
+
+    /// For an empty flow collection (`[]` or `{}`) followed on its line by nothing but a
+    /// comment: the byte range to delete (with the blank before it), so that block content
+    /// can be inserted after the line instead. `None` for anything else.
+    pub fn empty_flow(&self, node: &Node) -> Option<(usize, usize)> {
+        let empty = match &node.kind {
+            Kind::Map(m) => m.is_empty(),
+            Kind::Seq(items) => items.is_empty(),
+            Kind::Scalar(_) => false,
+        };
+        if !empty {
+            return None;
+        }
+        let off = self.offset(node);
+        let rest = &self.src[off..];
+        if !(rest.starts_with("[]") || rest.starts_with("{}")) {
+            return None;
+        }
+        let after = rest[2..].split('\n').next().unwrap_or("").trim();
+        if !(after.is_empty() || after.starts_with('#')) {
+            return None;
+        }
+        let start = if self.src[..off].ends_with(' ') {
+            off - 1
+        } else {
+            off
+        };
+        Some((start, off + 2))
     }
 
     /// The 0-based column of a block sequence's `-` markers; `None` for a flow sequence.
@@ -168,17 +199,17 @@ impl Edits {
         } else {
             t.line_start(line + 1)
         };
-        let text = if at == t.src.len()
-            && !t.src.is_empty()
-            && !t.src.ends_with('\n')
-            && !self.eof_newline
-        {
-            self.eof_newline = true;
-            format!("\n{text}")
-        } else {
-            text
-        };
         self.insert(at, text);
+    }
+
+    /// Inserts `text` (whole lines) directly after line `line`, before anything appended to
+    /// blocks that end on that line.
+    pub fn into_line(&mut self, t: &Text<'_>, line: u32, text: String) {
+        let before = self.list.len();
+        self.after_line(t, line, text);
+        if let Some(e) = self.list.get_mut(before) {
+            e.prio = 0;
+        }
     }
 
     /// Inserts `text` (whole lines) before line `line`.
@@ -196,6 +227,7 @@ impl Edits {
             start,
             end,
             text,
+            prio: 1,
             seq,
         });
     }
@@ -207,7 +239,7 @@ impl Edits {
     /// The edited text. Insertions at the same position keep the order they were made in;
     /// inserted lines follow the input's line endings (CRLF when the input uses them).
     pub fn apply(mut self, src: &str) -> String {
-        self.list.sort_by_key(|e| (e.start, e.seq));
+        self.list.sort_by_key(|e| (e.start, e.prio, e.seq));
         if src.contains("\r\n") {
             for e in &mut self.list {
                 e.text = e.text.replace("\r\n", "\n").replace('\n', "\r\n");
@@ -215,12 +247,18 @@ impl Edits {
         }
         let mut out = String::with_capacity(src.len() + 1024);
         let mut pos = 0;
+        let mut eof_newline = src.is_empty() || src.ends_with('\n');
         for e in self.list {
             if e.start < pos {
                 // Overlapping edits are a bug of the caller; keep the input intact there.
                 continue;
             }
             out.push_str(&src[pos..e.start]);
+            if e.start == src.len() && !eof_newline && !e.text.is_empty() {
+                // Lines appended to an input without a final newline start on a new line.
+                out.push_str(if src.contains("\r\n") { "\r\n" } else { "\n" });
+                eof_newline = true;
+            }
             out.push_str(&e.text);
             pos = e.end;
         }
