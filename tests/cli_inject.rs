@@ -221,6 +221,54 @@ fn compose_with_comments_and_anchors() {
 }
 
 #[test]
+fn compose_flow_depends_on_is_rewritten_to_the_long_syntax() {
+    let cfg = format!("{FIX}/compose/elastics-sec.toml");
+    let path = format!("{FIX}/compose/flow-depends.yaml");
+    let out = ok(&["--config", &cfg, "--mode", "init", &path], None);
+    insta::assert_snapshot!("compose_flow_depends", out);
+    // The short syntax means `service_started`; the comment after the list stays.
+    assert!(out.contains(
+        "    depends_on: # both\n      api:\n        condition: service_started\n      cache:\n"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(root().join(&cfg), dir.path().join("elastics-sec.toml")).unwrap();
+    let file = dir.path().join("compose.yaml");
+    std::fs::write(&file, &out).unwrap();
+    let cfg2 = dir.path().join("elastics-sec.toml");
+    let again = ok(
+        &[
+            "--config",
+            cfg2.to_str().unwrap(),
+            "--mode",
+            "init",
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(again == out, "second inject changed the output:\n{again}");
+}
+
+#[test]
+fn several_kubernetes_inputs_are_joined_and_output_goes_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("all.yaml");
+    let a = format!("{FIX}/k8s-multi.yaml");
+    let b = format!("{FIX}/k8s-existing.yaml");
+    let out = ok(
+        &["--config", CONFIG, "-o", target.to_str().unwrap(), &a, &b],
+        None,
+    );
+    assert!(out.is_empty());
+    let all = std::fs::read_to_string(&target).unwrap();
+    let first = ok(&["--config", CONFIG, &a], None);
+    assert!(all.starts_with(&first));
+    // Both files' workloads are in namespace `trading`: one ConfigMap for the whole stream.
+    assert_eq!(all.matches("kind: ConfigMap").count(), 1);
+    assert_eq!(all.matches("elastics-sec.io/injected").count(), 3);
+    assert_audit_clean("all.yaml", &all);
+}
+
+#[test]
 fn compose_service_selection_and_sidecar_mode() {
     let cfg = format!("{FIX}/compose/elastics-sec.toml");
     let path = format!("{FIX}/compose/compose.yaml");

@@ -4,7 +4,7 @@
 //!
 //! Services are selected with `--service` (repeatable); by default every service with an
 //! `image` or `build` whose name does not start with `elastics-sec`. A short-syntax
-//! `depends_on` list is rewritten to the long syntax (`condition: service_started` for the
+//! `depends_on` list (block, or a one-line `[a, b]`) is rewritten to the long syntax (`condition: service_started` for the
 //! existing entries, which is what the short syntax means), because `condition:
 //! service_completed_successfully` has no short form; a list with comments inside is
 //! refused instead, since rewriting it would drop them.
@@ -126,7 +126,16 @@ pub fn inject(
                 }
             }
             Some(d) => {
-                editable(name, t, &format!("depends_on of {what}"), d, svc)?;
+                let flow = flow_list_end(t, d);
+                if flow.is_none() {
+                    editable(name, t, &format!("depends_on of {what}"), d, svc)?;
+                } else if !(svc.loc.line..=t.block_end(svc)).contains(&d.loc.line) {
+                    return Err(at(
+                        name,
+                        key,
+                        format!("depends_on of {what} comes from a YAML alias or merge key"),
+                    ));
+                }
                 let items = d.as_seq().unwrap_or(&[]);
                 let mut names = Vec::new();
                 for i in items {
@@ -134,18 +143,6 @@ pub fn inject(
                         Some(n) => names.push(n),
                         None => return Err(at(name, i, "unexpected `depends_on` item")),
                     }
-                }
-                let (l0, l1) = (d.loc.line, t.block_end(d));
-                if (l0..=l1).any(|l| t.line(l).contains('#')) {
-                    return Err(at(
-                        name,
-                        d,
-                        format!(
-                            "depends_on of {what} is a short-syntax list with comments; \
-                             inject must rewrite it to the long syntax and would drop them \
-                             (rewrite it as a mapping first)"
-                        ),
-                    ));
                 }
                 let dep_key: &Node = svc.entry("depends_on").map_or(*svc, |e| &e.key);
                 let indent = t.indent_of(dep_key) + 2;
@@ -165,12 +162,33 @@ pub fn inject(
                 for (k, v) in &entries {
                     emit_entry(&mut out, indent, k, v);
                 }
-                let end = if l1 >= t.line_count() {
-                    t.src.len()
-                } else {
-                    t.line_start(l1 + 1)
-                };
-                edits.replace(t.line_start(l0), end, out);
+                match flow {
+                    Some((a, b)) => {
+                        // `depends_on: [db]`: the list goes, a comment after it stays.
+                        edits.replace(a, b, String::new());
+                        edits.into_line(t, d.loc.line, out);
+                    }
+                    None => {
+                        let (l0, l1) = (d.loc.line, t.block_end(d));
+                        if (l0..=l1).any(|l| t.line(l).contains('#')) {
+                            return Err(at(
+                                name,
+                                d,
+                                format!(
+                                    "depends_on of {what} is a short-syntax list with \
+                                     comments; inject must rewrite it to the long syntax and \
+                                     would drop them (rewrite it as a mapping first)"
+                                ),
+                            ));
+                        }
+                        let end = if l1 >= t.line_count() {
+                            t.src.len()
+                        } else {
+                            t.line_start(l1 + 1)
+                        };
+                        edits.replace(t.line_start(l0), end, out);
+                    }
+                }
             }
         }
     }
@@ -196,6 +214,9 @@ pub fn inject(
         );
     }
     if !out.is_empty() {
+        if t.blank_separated(services) {
+            out.insert(0, '\n');
+        }
         edits.after_line(t, t.block_end(services), out);
     }
 
@@ -212,7 +233,7 @@ pub fn inject(
                 edits.after_line(t, t.block_end(n), out);
             }
             None => {
-                let mut out = String::new();
+                let mut out = blank(t, root);
                 emit_entry(
                     &mut out,
                     t.indent_of(root),
@@ -242,7 +263,7 @@ pub fn inject(
             edits.after_line(t, t.block_end(v), out);
         }
         None => {
-            let mut out = String::new();
+            let mut out = blank(t, root);
             emit_entry(
                 &mut out,
                 t.indent_of(root),
@@ -294,6 +315,41 @@ fn service(opts: &Options, cmd: &str, config_source: &str, agent: bool) -> Y {
         ),
     ]);
     map(entries)
+}
+
+/// For a one-line flow list of scalars (`[db, cache]`) followed by nothing but a comment:
+/// the byte range from the blank before `[` through `]`. Service names cannot contain `]`
+/// or `#`, so the first `]` closes the list.
+/// A blank line to start a new top-level key with, when the file separates them so.
+fn blank(t: &Text<'_>, root: &Node) -> String {
+    if t.blank_separated(root) {
+        "\n".to_string()
+    } else {
+        String::new()
+    }
+}
+
+fn flow_list_end(t: &Text<'_>, d: &Node) -> Option<(usize, usize)> {
+    if t.is_block(d) || d.as_seq()?.iter().any(|i| i.as_str().is_none()) {
+        return None;
+    }
+    let off = t.offset(d);
+    let line_end = t.src[off..].find('\n').map_or(t.src.len(), |i| off + i);
+    let line = &t.src[off..line_end];
+    if !line.starts_with('[') {
+        return None;
+    }
+    let close = line.find(']')?;
+    let after = line[close + 1..].trim();
+    if !(after.is_empty() || after.starts_with('#')) {
+        return None;
+    }
+    let start = if t.src[..off].ends_with(' ') {
+        off - 1
+    } else {
+        off
+    };
+    Some((start, off + close + 1))
 }
 
 fn editable(

@@ -9,11 +9,13 @@
 //!   else is rewritten, so comments, key order, quoting and blank lines survive. New keys go
 //!   at the end of their mapping, new list items at the end of their list (elastics-sec's
 //!   own init containers at the start, so the app's init containers already see secrets).
-//! - **Block style only**: a collection inject must edit that is written in flow style
-//!   (`spec: {containers: [...]}`), or reached through a YAML alias or merge key, is refused
+//! - **Block style only**: a non-empty collection inject must edit that is written in flow
+//!   style (`spec: {containers: [...]}`), or reached through a YAML alias or merge key, is refused
 //!   with `file:line:col` instead of being rewritten, because the rewrite would either lose
 //!   the author's formatting or change other objects sharing the anchor. JSON manifests
-//!   (flow style throughout) are refused the same way: convert them with `yq -P`.
+//!   (flow style throughout) are refused the same way: convert them with `yq -P`. Empty
+//!   flow collections (`volumes: []`, `annotations: {}`) are replaced by a block, and a
+//!   compose `depends_on: [a, b]` is rewritten to the long syntax (it has to be anyway).
 //! - **Idempotent by construction**: every step is "ensure": a volume, container, mount,
 //!   annotation, service or `depends_on` entry is added only when its name (or mount path)
 //!   is not there yet, so injecting its own output changes nothing, and a workload injected

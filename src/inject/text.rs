@@ -101,6 +101,17 @@ impl<'t> Text<'t> {
         }
     }
 
+    /// True when the entries of the block mapping `node` are separated by blank lines (then
+    /// new entries get one too, to match).
+    pub fn blank_separated(&self, node: &Node) -> bool {
+        node.as_map().is_some_and(|entries| {
+            entries.iter().skip(1).any(|e| {
+                let l = e.key.loc.line;
+                l > node.loc.line && l <= self.block_end(node) && self.line(l - 1).trim().is_empty()
+            })
+        })
+    }
+
     /// For an empty flow collection (`[]` or `{}`) followed on its line by nothing but a
     /// comment: the byte range to delete (with the blank before it), so that block content
     /// can be inserted after the line instead. `None` for anything else.
