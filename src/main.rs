@@ -4,6 +4,8 @@
 //! Exit codes of `audit`: 0 nothing at or above `--fail-on`; 1 findings at or above it;
 //! 2 usage, policy or input (parse) errors. A closed stdout (broken pipe) exits 0 quietly.
 //!
+//! Exit codes of `inject`: 0 written; 2 usage, config or input errors (nothing written).
+//!
 //! Exit codes of `fetch` and `check-config`: see `elastics_sec::agent::exit` (0 ok, 3 config,
 //! 4 auth, 5 not found / access denied, 6 provider unavailable, 7 output refused, 8 invalid
 //! value).
@@ -440,7 +442,8 @@ fn inject_cmd(args: elastics_sec::cli::InjectArgs) -> anyhow::Result<ExitCode> {
     if args.in_place {
         for (p, before, out) in &results {
             if *before != out.text {
-                std::fs::write(p, &out.text).with_context(|| format!("cannot write {p}"))?;
+                write_replacing(std::path::Path::new(p), &out.text)
+                    .with_context(|| format!("cannot write {p}"))?;
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -468,4 +471,29 @@ fn inject_cmd(args: elastics_sec::cli::InjectArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Replaces a file atomically (a sibling temporary file renamed over it), keeping its
+/// permissions, so an interrupted `inject --in-place` never leaves half a manifest.
+fn write_replacing(path: &std::path::Path, text: &str) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.inject-{}", std::process::id()));
+    let perms = std::fs::metadata(path)?.permissions();
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::set_permissions(&tmp, perms)?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

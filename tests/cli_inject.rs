@@ -376,3 +376,19 @@ fn errors_are_located_and_nothing_is_written() {
         &["broken.yaml:7:1"],
     );
 }
+
+#[test]
+fn an_existing_config_map_that_differs_is_left_alone_with_a_note() {
+    let out = ok(
+        &["--config", CONFIG, &format!("{FIX}/k8s-existing.yaml")],
+        None,
+    );
+    let edited = out.replace("refresh = \"5m\"", "refresh = \"6m\"");
+    let (code, again, err) = inject(&["--config", CONFIG, "-"], Some(&edited));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(again, edited);
+    assert!(
+        err.contains("ConfigMap trading/elastics-sec-config differs from"),
+        "{err}"
+    );
+}

@@ -50,11 +50,22 @@ pub fn inject(
         }
     }
     if let Some(cfg) = &opts.config {
-        let existing: HashSet<Option<String>> = objs
+        let mut existing: HashSet<Option<String>> = HashSet::new();
+        for o in objs
             .iter()
             .filter(|o| o.kind == "ConfigMap" && o.name == opts.config_map)
-            .map(|o| o.namespace.map(str::to_string))
-            .collect();
+        {
+            existing.insert(o.namespace.map(str::to_string));
+            let data = o.node.path(&["data", CONFIG_KEY]).and_then(Node::as_str);
+            if data != Some(cfg.text.as_str()) {
+                notes.push(format!(
+                    "{name}:{}: {} differs from {}; left as is",
+                    o.node.loc.line,
+                    o.resource(),
+                    cfg.path.display()
+                ));
+            }
+        }
         let mut docs_out = String::new();
         for ns in namespaces {
             if existing.contains(&ns) || !session.config_maps.insert(ns.clone()) {
