@@ -392,3 +392,43 @@ fn an_existing_config_map_that_differs_is_left_alone_with_a_note() {
         "{err}"
     );
 }
+
+#[test]
+fn anchored_services_and_shared_pod_specs() {
+    // An anchor on a service that another merges: the anchored service is edited past its
+    // anchor, the merging one gets its own keys.
+    let cfg = format!("{FIX}/compose/elastics-sec.toml");
+    let input = "services:\n  api: &api\n    image: api\n  worker:\n    <<: *api\n    command: [\"work\"]\n";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(root().join(&cfg), dir.path().join("elastics-sec.toml")).unwrap();
+    let file = dir.path().join("compose.yaml");
+    std::fs::write(&file, input).unwrap();
+    let cfg2 = dir.path().join("elastics-sec.toml");
+    let args = [
+        "--config",
+        cfg2.to_str().unwrap(),
+        "--mode",
+        "init",
+        file.to_str().unwrap(),
+    ];
+    let out = ok(&args, None);
+    assert!(out.starts_with(
+        "services:\n  api: &api\n    image: api\n    volumes:\n      - elastics-sec-secrets:"
+    ));
+    assert_eq!(
+        out.matches("condition: service_completed_successfully")
+            .count(),
+        2
+    );
+    std::fs::write(&file, &out).unwrap();
+    assert_eq!(ok(&args, None), out);
+
+    // One pod spec shared by two workloads through an alias cannot be edited once for both.
+    let shared = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: a\n  spec: &s\n    containers:\n    - name: app\n      image: i\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: b\n  spec: *s\n";
+    let (code, out, err) = inject(&["--mode", "init", "-"], Some(shared));
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        err.contains("<stdin>:8:9:") && err.contains("YAML alias"),
+        "{err}"
+    );
+}

@@ -28,6 +28,7 @@ pub fn inject(
     let mut notes = Vec::new();
     let objs = objects(0, docs);
     let mut namespaces: Vec<Option<String>> = Vec::new();
+    let mut specs = HashSet::new();
     for obj in &objs {
         let Some(pod) = obj.pod_spec() else {
             continue;
@@ -42,6 +43,18 @@ pub fn inject(
                 obj.resource()
             ));
             continue;
+        }
+        // Two workloads at one position: a pod spec shared through a YAML alias.
+        if !specs.insert((pod.spec.loc.line, pod.spec.loc.col)) {
+            return Err(at(
+                name,
+                pod.spec,
+                format!(
+                    "the pod spec of {} is shared with another workload through a YAML \
+                     alias; inject would edit both through one text",
+                    obj.resource()
+                ),
+            ));
         }
         inject_pod(name, t, obj, pod.spec, pod.meta, opts, &mut edits)?;
         let ns = obj.namespace.map(str::to_string);
@@ -255,8 +268,22 @@ fn inject_pod(
         }));
     }
     app.extend(containers.as_seq().unwrap_or(&[]));
+    let mut seen = Vec::new();
     for c in app {
         editable(name, t, obj, "containers[]", c, spec)?;
+        // The same position twice: an alias (`- *c`) repeating another container.
+        if seen.contains(&(c.loc.line, c.loc.col)) {
+            return Err(at(
+                name,
+                c,
+                format!(
+                    "a container of {} is repeated through a YAML alias; inject would edit \
+                     both through one text",
+                    obj.resource()
+                ),
+            ));
+        }
+        seen.push((c.loc.line, c.loc.col));
         let mounted = c
             .get("volumeMounts")
             .and_then(Node::as_seq)

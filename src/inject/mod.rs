@@ -300,12 +300,96 @@ pub fn inject(
             })
         }
     };
+    if out.text != body {
+        verify(name, &docs, &out.text, dir, opts, session)?;
+    }
     out.text.insert_str(0, bom);
     Ok(Injected {
         kind,
         text: out.text,
         notes: out.notes,
     })
+}
+
+/// A safety net under the text edits: the result must parse, keep every document of the
+/// input in order (same kind and name), and be stable (injecting it again changes
+/// nothing). An input shape the edits do not handle then fails with a located error
+/// instead of producing a corrupted or incomplete manifest.
+fn verify(
+    name: &str,
+    docs: &[Document],
+    after: &str,
+    dir: Option<&Path>,
+    opts: &Options,
+    session: &Session,
+) -> Result<(), InjectError> {
+    let unsafe_shape = |line: u32, why: String| InjectError::At {
+        file: name.to_string(),
+        line,
+        col: 1,
+        message: format!(
+            "this input cannot be injected safely ({why}); nothing was written, please add \
+             the elastics-sec parts by hand"
+        ),
+    };
+    let new = yaml::load(after, 0, Limits::default()).map_err(|e| {
+        unsafe_shape(
+            e.line,
+            format!("the edited text does not parse: {}", e.message),
+        )
+    })?;
+    let ident = |d: &Document| {
+        (
+            d.root
+                .get("kind")
+                .and_then(yaml::Node::as_str)
+                .map(str::to_string),
+            d.root
+                .path(&["metadata", "name"])
+                .and_then(yaml::Node::as_str)
+                .map(str::to_string),
+        )
+    };
+    for (i, d) in docs.iter().enumerate() {
+        if new.get(i).map(ident) != Some(ident(d)) {
+            return Err(unsafe_shape(
+                d.root.loc.line,
+                "a document changed identity after the edit".to_string(),
+            ));
+        }
+    }
+    // The second pass must find everything in place; with a copy of the session, so that
+    // ConfigMaps emitted for an earlier input of the run are not expected here again.
+    let t = text::Text::new(after);
+    let again = match classify(&new) {
+        Some(InputKind::Kubernetes) => {
+            kubernetes::inject(
+                name,
+                &t,
+                &new,
+                opts,
+                &mut Session {
+                    config_maps: session.config_maps.clone(),
+                },
+            )?
+            .text
+        }
+        Some(_) => compose::inject(name, &t, &new[0], dir, opts)?.text,
+        None => String::new(),
+    };
+    if again != after {
+        let line = first_difference_line(after, &again);
+        return Err(unsafe_shape(
+            line,
+            format!("the result is not stable: a second pass changes line {line}"),
+        ));
+    }
+    Ok(())
+}
+
+fn first_difference_line(a: &str, b: &str) -> u32 {
+    let n = a.lines().zip(b.lines()).take_while(|(x, y)| x == y).count();
+    n as u32 + 1
 }
 
 /// The edited text of one input and its notes.

@@ -87,13 +87,64 @@ impl<'t> Text<'t> {
         self.src[self.offset(node)..].chars().next()
     }
 
+    /// When a node is written with an anchor or tag (`&name`, `!tag`), the loader places
+    /// it there; the character after those properties on the same line (`None` when the
+    /// content starts on the next line). `None` inside `Some` distinguishes "properties,
+    /// then a line break" from "no properties" (the outer `None`).
+    fn after_props(&self, node: &Node) -> Option<Option<char>> {
+        let off = self.offset(node);
+        let line_end = self.src[off..]
+            .find('\n')
+            .map_or(self.src.len(), |i| off + i);
+        let mut rest = self.src[off..line_end].trim_end_matches('\r');
+        if !rest.starts_with(['&', '!']) {
+            return None;
+        }
+        while rest.starts_with(['&', '!']) {
+            let end = rest.find(' ').unwrap_or(rest.len());
+            rest = rest[end..].trim_start_matches(' ');
+        }
+        Some(rest.chars().next().filter(|c| *c != '#'))
+    }
+
+    /// Where the content of a block collection starts: the loader's position, or past an
+    /// anchor or tag, the first key (or item) written after it. Merged entries (positions
+    /// of their anchor, earlier in the text) are left out.
+    fn start(&self, node: &Node) -> (u32, u32) {
+        let here = (node.loc.line, node.loc.col);
+        if self.after_props(node).is_none() {
+            return here;
+        }
+        let first = match &node.kind {
+            Kind::Map(entries) => entries
+                .iter()
+                .map(|e| (e.key.loc.line, e.key.loc.col))
+                .filter(|p| *p > here)
+                .min(),
+            Kind::Seq(items) => items.first().map(|i| (i.loc.line, i.loc.col)),
+            Kind::Scalar(_) => None,
+        };
+        first.unwrap_or(here)
+    }
+
     /// True for a mapping or sequence written in block style (what inject can edit). The
     /// loader places a block mapping at its first key and a flow mapping at its `{`. A
     /// block sequence sits at its first `-` (or, when it is not indented under its key, at
     /// its first item), a flow sequence at its `[` before the first item. (A mapping's
     /// entries cannot be compared by position: merge keys reorder them and merged entries
-    /// keep the position of their anchor.)
+    /// keep the position of their anchor.) Anchors and tags are looked past.
     pub fn is_block(&self, node: &Node) -> bool {
+        if let Some(next) = self.after_props(node) {
+            return match &node.kind {
+                Kind::Map(_) => !matches!(next, Some('{' | '[')),
+                Kind::Seq(items) => {
+                    !matches!(next, Some('{' | '['))
+                        && !items.is_empty()
+                        && self.seq_marker(node).is_some()
+                }
+                Kind::Scalar(_) => false,
+            };
+        }
         match &node.kind {
             Kind::Map(_) => !matches!(self.first_char(node), Some('{') | None),
             Kind::Seq(_) => self.seq_marker(node).is_some(),
@@ -107,7 +158,9 @@ impl<'t> Text<'t> {
         node.as_map().is_some_and(|entries| {
             entries.iter().skip(1).any(|e| {
                 let l = e.key.loc.line;
-                l > node.loc.line && l <= self.block_end(node) && self.line(l - 1).trim().is_empty()
+                l > self.start(node).0
+                    && l <= self.block_end(node)
+                    && self.line(l - 1).trim().is_empty()
             })
         })
     }
@@ -121,7 +174,7 @@ impl<'t> Text<'t> {
             Kind::Seq(items) => items.is_empty(),
             Kind::Scalar(_) => false,
         };
-        if !empty {
+        if !empty || self.after_props(node).is_some() {
             return None;
         }
         let off = self.offset(node);
@@ -143,14 +196,15 @@ impl<'t> Text<'t> {
 
     /// The 0-based column of a block sequence's `-` markers; `None` for a flow sequence.
     fn seq_marker(&self, node: &Node) -> Option<usize> {
-        let col = node.loc.col.saturating_sub(1) as usize;
-        let line = self.line(node.loc.line);
+        let (l, c) = self.start(node);
+        let col = c.saturating_sub(1) as usize;
+        let line = self.line(l);
         let mut chars = line.chars().skip(col);
         if chars.next() == Some('-') && chars.next().is_none_or(|c| c == ' ') {
             return Some(col);
         }
         let first = node.as_seq()?.first()?;
-        if (first.loc.line, first.loc.col) != (node.loc.line, node.loc.col) {
+        if (first.loc.line, first.loc.col) != (l, c) {
             return None;
         }
         let prefix: Vec<char> = line.chars().take(col).collect();
@@ -164,8 +218,8 @@ impl<'t> Text<'t> {
         match node.kind {
             Kind::Seq(_) => self
                 .seq_marker(node)
-                .unwrap_or(node.loc.col.saturating_sub(1) as usize),
-            _ => node.loc.col.saturating_sub(1) as usize,
+                .unwrap_or(self.start(node).1.saturating_sub(1) as usize),
+            _ => self.start(node).1.saturating_sub(1) as usize,
         }
     }
 
@@ -173,8 +227,9 @@ impl<'t> Text<'t> {
     pub fn block_end(&self, node: &Node) -> u32 {
         let indent = self.indent_of(node);
         let seq = matches!(node.kind, Kind::Seq(_));
-        let mut last = node.loc.line;
-        for n in node.loc.line + 1..=self.line_count() {
+        let first = self.start(node).0;
+        let mut last = first;
+        for n in first + 1..=self.line_count() {
             let line = self.line(n);
             let t = line.trim_start_matches(' ');
             if t.trim().is_empty() {
@@ -462,6 +517,23 @@ mod tests {
         e.after_line(&t, 1, "b: 2\n".into());
         e.after_line(&t, 1, "c: 3\n".into());
         assert_eq!(e.apply(src), "a: 1\nb: 2\nc: 3\n");
+    }
+
+    #[test]
+    fn anchors_and_tags_are_looked_past() {
+        let src =
+            "a: &x\n  b: 1\n  c:\n  - 1\nd: !t\n  - k: v\n    l: w\ne: &y [1]\nf: &z {g: 1}\n";
+        let docs = load(src, 0, Limits::default()).unwrap();
+        let t = Text::new(src);
+        let r = &docs[0].root;
+        let a = r.get("a").unwrap();
+        assert!(t.is_block(a));
+        assert_eq!((t.indent_of(a), t.block_end(a)), (2, 4));
+        let d = r.get("d").unwrap();
+        assert!(t.is_block(d));
+        assert_eq!((t.indent_of(d), t.block_end(d)), (2, 7));
+        assert!(!t.is_block(r.get("e").unwrap()));
+        assert!(!t.is_block(r.get("f").unwrap()));
     }
 
     #[test]
