@@ -216,7 +216,7 @@ pub enum InjectMode {
     Init,
     /// `agent` next to the app, keeping the files fresh.
     Sidecar,
-    /// Both (default): files present at start and kept fresh.
+    /// Both: files present at start and kept fresh.
     Both,
 }
 
@@ -235,6 +235,7 @@ pub struct InjectArgs {
     #[arg(long, value_name = "NAME[=FILE]")]
     pub secret: Vec<String>,
 
+    /// Which elastics-sec containers (or compose services) to add.
     #[arg(long, value_enum, default_value_t = InjectMode::Both)]
     pub mode: InjectMode,
 

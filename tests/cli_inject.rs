@@ -364,6 +364,16 @@ fn errors_are_located_and_nothing_is_written() {
         &["--secret nope", "db_password, exchange-api-key"],
     );
     fails(
+        &[
+            "--config",
+            CONFIG,
+            "--secret",
+            "db_password=elsewhere",
+            &format!("{FIX}/k8s-multi.yaml"),
+        ],
+        &["--secret db_password=elsewhere", "writes it to db_password"],
+    );
+    fails(
         &["--secret", "db_password", &format!("{FIX}/k8s-multi.yaml")],
         &["--secret needs --config"],
     );

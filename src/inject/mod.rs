@@ -21,6 +21,9 @@
 //!   is not there yet, so injecting its own output changes nothing, and a workload injected
 //!   by hand with the same names is left alone. The annotation `elastics-sec.io/injected`
 //!   marks injected pod templates; `elastics-sec.io/inject: disabled` opts one out.
+//! - **Verified**: every result is loaded again before it is written: it must parse, keep
+//!   the input's documents (kind and name, in order) and be stable under a second pass.
+//!   This catches shapes the edits do not model (aliases, odd indentation) as a refusal.
 //! - **Config**: `--config FILE` is validated like `check-config` does. For Kubernetes it is
 //!   embedded in a ConfigMap (`--config-map`, default `elastics-sec-config`) appended to the
 //!   output once per namespace (unless the input already has it); without `--config` the
