@@ -442,3 +442,13 @@ fn anchored_services_and_shared_pod_specs() {
         "{err}"
     );
 }
+
+#[test]
+fn compose_empty_top_level_maps_become_blocks() {
+    let cfg = format!("{FIX}/compose/elastics-sec.toml");
+    let input = "services:\n  api:\n    image: api\nnetworks: {}\nvolumes: {}  # none\n";
+    let out = ok(&["--config", &cfg, "--mode", "init", "-"], Some(input));
+    assert!(out
+        .contains("\nnetworks:\n  elastics-sec: {}\nvolumes:  # none\n  elastics-sec-secrets:\n"));
+    assert_idempotent(&["--config", &cfg, "--mode", "init"], &out);
+}

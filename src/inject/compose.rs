@@ -222,29 +222,7 @@ pub fn inject(
 
     // A network of their own for the elastics-sec services: they need a route to the
     // secrets provider, the app needs no route to them (they share only the volume).
-    {
-        let net = map(vec![]);
-        match root.get("networks") {
-            Some(n) if n.get(NETWORK).is_some() => {}
-            Some(n) => {
-                editable(name, t, "top-level networks", n, root)?;
-                let mut out = String::new();
-                emit_entry(&mut out, t.indent_of(n), NETWORK, &net);
-                edits.after_line(t, t.block_end(n), out);
-            }
-            None => {
-                let mut out = blank(t, root);
-                emit_entry(
-                    &mut out,
-                    t.indent_of(root),
-                    "networks",
-                    &Y::Map(vec![(NETWORK.to_string(), net)]),
-                );
-                edits.after_line(t, t.block_end(root), out);
-            }
-        }
-    }
-
+    ensure_top(name, t, &mut edits, root, "networks", NETWORK, map(vec![]))?;
     // The tmpfs-backed volume.
     let volume = map(vec![(
         "driver_opts",
@@ -254,25 +232,7 @@ pub fn inject(
             ("o", s(format!("size=16m,uid={UID},gid={UID},mode=0755"))),
         ]),
     )]);
-    match root.get("volumes") {
-        Some(v) if v.get(SECRETS_VOLUME).is_some() => {}
-        Some(v) => {
-            editable(name, t, "top-level volumes", v, root)?;
-            let mut out = String::new();
-            emit_entry(&mut out, t.indent_of(v), SECRETS_VOLUME, &volume);
-            edits.after_line(t, t.block_end(v), out);
-        }
-        None => {
-            let mut out = blank(t, root);
-            emit_entry(
-                &mut out,
-                t.indent_of(root),
-                "volumes",
-                &Y::Map(vec![(SECRETS_VOLUME.to_string(), volume)]),
-            );
-            edits.after_line(t, t.block_end(root), out);
-        }
-    }
+    ensure_top(name, t, &mut edits, root, "volumes", SECRETS_VOLUME, volume)?;
     Ok(Output {
         text: edits.apply(t.src),
         notes,
@@ -320,6 +280,47 @@ fn service(opts: &Options, cmd: &str, config_source: &str, agent: bool) -> Y {
 /// For a one-line flow list of scalars (`[db, cache]`) followed by nothing but a comment:
 /// the byte range from the blank before `[` through `]`. Service names cannot contain `]`
 /// or `#`, so the first `]` closes the list.
+/// Ensures the top-level `key` (`networks`, `volumes`) has an entry `entry`: added to a
+/// block mapping, to an empty `{}`, or as a new key at the end of the file.
+fn ensure_top(
+    name: &str,
+    t: &Text<'_>,
+    edits: &mut Edits,
+    root: &Node,
+    key: &str,
+    entry: &str,
+    value: Y,
+) -> Result<(), InjectError> {
+    match root.get(key) {
+        Some(m) if m.get(entry).is_some() => {}
+        Some(m) if t.empty_flow(m).is_some() => {
+            if let Some((a, b)) = t.empty_flow(m) {
+                edits.replace(a, b, String::new());
+            }
+            let mut out = String::new();
+            emit_entry(&mut out, t.indent_of(root) + 2, entry, &value);
+            edits.into_line(t, m.loc.line, out);
+        }
+        Some(m) => {
+            editable(name, t, &format!("top-level {key}"), m, root)?;
+            let mut out = String::new();
+            emit_entry(&mut out, t.indent_of(m), entry, &value);
+            edits.after_line(t, t.block_end(m), out);
+        }
+        None => {
+            let mut out = blank(t, root);
+            emit_entry(
+                &mut out,
+                t.indent_of(root),
+                key,
+                &Y::Map(vec![(entry.to_string(), value)]),
+            );
+            edits.after_line(t, t.block_end(root), out);
+        }
+    }
+    Ok(())
+}
+
 /// A blank line to start a new top-level key with, when the file separates them so.
 fn blank(t: &Text<'_>, root: &Node) -> String {
     if t.blank_separated(root) {
