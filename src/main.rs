@@ -81,6 +81,8 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
         report_unused_suppressions: args.report_unused_suppressions,
         parse_only: args.parse_only,
         env: std::env::vars().collect(),
+        // Only for a person watching: never in CI logs or when stderr is redirected.
+        progress: io::stderr().is_terminal(),
     };
     let outcome = match engine::run(&opts) {
         Ok(o) => o,

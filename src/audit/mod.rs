@@ -71,7 +71,13 @@ pub struct AuditOptions {
     pub parse_only: bool,
     /// The environment Compose interpolation reads (normally the process environment).
     pub env: Vec<(String, String)>,
+    /// Draw a progress bar on stderr while loading, when there are more than
+    /// [`PROGRESS_MIN_FILES`] inputs. The caller sets it only when stderr is a terminal.
+    pub progress: bool,
 }
+
+/// Below this many files a run is too short for a progress bar to help.
+pub const PROGRESS_MIN_FILES: usize = 300;
 
 impl Default for AuditOptions {
     fn default() -> Self {
@@ -84,6 +90,7 @@ impl Default for AuditOptions {
             limits: Limits::default(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             report_unused_suppressions: false,
+            progress: false,
             parse_only: false,
             env: Vec::new(),
         }
@@ -161,11 +168,32 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
     let explicit_start = inputs.len() - n_explicit;
 
     let first_id = sources.len() as FileId;
+    let bar = (opts.progress && inputs.len() > PROGRESS_MIN_FILES).then(|| {
+        let b = indicatif::ProgressBar::with_draw_target(
+            Some(inputs.len() as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} auditing {pos}/{len} files [{bar:30}] {elapsed}",
+        ) {
+            b.set_style(style.progress_chars("=> "));
+        }
+        b
+    });
     let loaded: Vec<Loaded> = inputs
         .par_iter()
         .enumerate()
-        .map(|(i, input)| load_input(input, first_id + i as FileId, opts))
+        .map(|(i, input)| {
+            let l = load_input(input, first_id + i as FileId, opts);
+            if let Some(b) = &bar {
+                b.inc(1);
+            }
+            l
+        })
         .collect();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     let mut docs_by_file: Vec<(FileId, Vec<Document>)> = Vec::with_capacity(loaded.len());
     for (input, l) in inputs.iter().zip(loaded) {
         let id = sources.add(input.display.clone(), l.text);
