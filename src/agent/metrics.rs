@@ -171,3 +171,52 @@ impl Metrics {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Every registered metric is in README's metrics reference, with its exposed name.
+    #[test]
+    fn readme_documents_every_metric() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let m = Metrics::new();
+        let l = Metrics::secret("s");
+        m.fetches.get_or_create(&l).inc();
+        m.errors.get_or_create(&l).inc();
+        m.version_checks.get_or_create(&l).inc();
+        m.versions_changed.get_or_create(&l).inc();
+        m.last_success.get_or_create(&l).set(1.0);
+        m.staleness.get_or_create(&l).set(1.0);
+        m.ready.get_or_create(&l).set(1);
+        m.notifications.get_or_create(&l).inc();
+        m.task_restarts.get_or_create(&l).inc();
+        m.cert_not_after.get_or_create(&l).set(1.0);
+        m.cert_renew_at.get_or_create(&l).set(1.0);
+        m.cert_rotations.get_or_create(&l).inc();
+        m.cert_failures.get_or_create(&l).inc();
+        m.cert_renewal_overdue.get_or_create(&l).set(1);
+        let text = m.encode();
+        let mut n = 0;
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("# TYPE ") else {
+                continue;
+            };
+            let mut it = rest.split_whitespace();
+            let (name, kind) = (it.next().unwrap(), it.next().unwrap());
+            let exposed = if kind == "counter" {
+                format!("{name}_total")
+            } else {
+                name.to_string()
+            };
+            assert!(
+                readme.contains(&format!("`{exposed}`")),
+                "{exposed} is not in README"
+            );
+            n += 1;
+        }
+        assert!(n >= 15, "only {n} metrics registered");
+    }
+}
