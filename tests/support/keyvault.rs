@@ -199,6 +199,41 @@ impl KeyVault {
         version
     }
 
+    /// Like Key Vault's certificate import: a certificate version (public part) and the
+    /// secret of the same name and version holding key and chain, as `content_type`
+    /// (`application/x-pem-file`, or base64 `application/x-pkcs12`).
+    #[allow(dead_code)]
+    pub fn import_certificate(
+        &self,
+        name: &str,
+        der: Vec<u8>,
+        secret_value: &str,
+        content_type: &str,
+    ) -> String {
+        let mut s = self.state.lock().unwrap();
+        let (version, now) = s.tick();
+        s.certificates
+            .entry(name.to_string())
+            .or_default()
+            .push(CertVersion {
+                version: version.clone(),
+                der,
+                created: now,
+            });
+        s.secrets
+            .entry(name.to_string())
+            .or_default()
+            .push(SecretVersion {
+                version: version.clone(),
+                value: secret_value.to_string(),
+                content_type: Some(content_type.to_string()),
+                enabled: true,
+                created: now,
+                updated: now,
+            });
+        version
+    }
+
     pub fn fault(&self, f: Fault, times: usize) {
         let mut s = self.state.lock().unwrap();
         for _ in 0..times {
