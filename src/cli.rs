@@ -32,6 +32,9 @@ pub enum Command {
     /// Add elastics-sec (init container/sidecar, memory volume, mounts) to Kubernetes
     /// manifests or a compose file, preserving comments and key order.
     Inject(InjectArgs),
+    /// Certificate tools.
+    #[command(subcommand)]
+    Cert(CertCommand),
 }
 
 /// Log line format on stderr.
@@ -258,4 +261,40 @@ pub struct InjectArgs {
     /// Write the result to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Show what certificate files hold and check them like a bundle the agent would deliver.
+    ///
+    /// Accepts PEM (certificates with or without a key), DER and PKCS#12. Prints subject,
+    /// names, issuer, serial, validity and time left, key type and size, key match, chain
+    /// check and SHA-256 fingerprint; never key material. Exit codes: 0 all good, 1 a problem
+    /// found (expired, not yet valid, key mismatch, chain or trust failure, weak key, missing
+    /// name), 2 an input could not be read or parsed.
+    Inspect(CertInspectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CertInspectArgs {
+    /// Certificate files: PEM, DER or PKCS#12.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+    /// PKCS#12 password (prefer --password-file; without either the empty password is tried).
+    #[arg(long, conflicts_with = "password_file")]
+    pub password: Option<String>,
+    /// File holding the PKCS#12 password (trailing newline ignored).
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// Private key (PEM) of a certificate-only input, to check that they match.
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// Trust roots (PEM) the chain must build to; without, it must be self-consistent.
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// A DNS name or IP address the certificate must cover (repeatable).
+    #[arg(long = "san", value_name = "NAME")]
+    pub sans: Vec<String>,
 }

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Command::Agent(args) => agent_cmd(args.config, args.log_format, None),
         Command::Exec(args) => agent_cmd(args.config, args.log_format, Some(args.command)),
         Command::Inject(args) => inject_cmd(args),
+        Command::Cert(elastics_sec::cli::CertCommand::Inspect(args)) => cert_inspect(args),
     };
     match result {
         Ok(code) => code,
@@ -498,4 +499,57 @@ fn write_replacing(path: &std::path::Path, text: &str) -> io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+fn cert_inspect(args: elastics_sec::cli::CertInspectArgs) -> anyhow::Result<ExitCode> {
+    use elastics_sec::tls::inspect::{inspect, text, InspectOptions};
+    let password = match (&args.password, &args.password_file) {
+        (Some(p), _) => Some(p.clone().into_bytes()),
+        (None, Some(f)) => match std::fs::read(f) {
+            Ok(mut b) => {
+                while b.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
+                    b.pop();
+                }
+                Some(b)
+            }
+            Err(e) => {
+                eprintln!("error: --password-file {}: {e}", f.display());
+                return Ok(ExitCode::from(2));
+            }
+        },
+        (None, None) => None,
+    };
+    let opts = InspectOptions {
+        password,
+        key: args.key,
+        ca: args.ca,
+        sans: args.sans,
+    };
+    let mut reports = Vec::new();
+    let mut unreadable = false;
+    for f in &args.files {
+        match inspect(f, &opts) {
+            Ok(r) => reports.push(r),
+            Err(e) => {
+                eprintln!("error: {e}");
+                unreadable = true;
+            }
+        }
+    }
+    let mut out = io::stdout().lock();
+    match args.format {
+        SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&reports)?)?,
+        SummaryFormat::Text => {
+            for r in &reports {
+                write!(out, "{}", text(r))?;
+            }
+        }
+    }
+    Ok(ExitCode::from(if unreadable {
+        2
+    } else if reports.iter().all(|r| r.ok()) {
+        0
+    } else {
+        1
+    }))
 }

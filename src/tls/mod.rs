@@ -11,10 +11,12 @@
 //! AES-256 with PBKDF2/HMAC-SHA-256, HMAC-SHA-1 to SHA-512 MACs; Key Vault exports PFX with an
 //! empty password, which is tried when no password is configured. Chain checks use
 //! `rustls-webpki` (the verifier rustls itself uses) with the aws-lc-rs algorithms.
+//! [`inspect`] is `elastics-sec cert inspect`.
 //!
 //! [`reload`] is the reloadable rustls server certificate resolver used by the agent's HTTPS
 //! listener and offered to services that embed this crate.
 
+pub mod inspect;
 pub mod reload;
 
 use std::net::IpAddr;
@@ -459,12 +461,28 @@ fn leaf_index(certs: &[CertificateDer<'_>], key: &SecretBytes) -> Result<usize, 
     Err(TlsError::KeyMismatch(describe(&first)))
 }
 
-/// Validate a bundle (see the module docs for the order of checks).
+/// Validate a bundle: the key picks the leaf, then its key type, validity with the margin,
+/// SANs, chain order, and signatures up to the trust roots, in that order.
 pub fn validate(bundle: &Bundle, policy: &ValidationPolicy) -> Result<ValidatedBundle, TlsError> {
     if bundle.certs.is_empty() {
         return Err(TlsError::NoCertificate);
     }
     let li = leaf_index(&bundle.certs, &bundle.key)?;
+    validate_certs(&bundle.certs, li, policy)
+}
+
+/// [`validate`] without a private key: `leaf` is the index of the end-entity certificate in
+/// `certs` (used by `cert inspect` on certificate-only files).
+pub fn validate_certs(
+    certs: &[CertificateDer<'static>],
+    leaf: usize,
+    policy: &ValidationPolicy,
+) -> Result<ValidatedBundle, TlsError> {
+    let li = leaf;
+    let bundle = Bundle {
+        certs: certs.to_vec(),
+        key: SecretBytes::default(),
+    };
     let leaf = x509(&bundle.certs[li])?;
     let who = describe(&leaf);
     let key = key_description(&leaf)?;
@@ -617,7 +635,7 @@ pub struct Rendered {
     pub p12: Option<SecretBytes>,
 }
 
-fn pem(label: &str, der: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn pem(label: &str, der: &[u8], out: &mut Vec<u8>) {
     use base64::Engine as _;
     let b = base64::engine::general_purpose::STANDARD.encode(der);
     out.extend_from_slice(format!("-----BEGIN {label}-----\n").as_bytes());
