@@ -35,6 +35,13 @@ pub enum Command {
     /// Certificate tools.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    ///
+    /// bash: `elastics-sec completions bash > /etc/bash_completion.d/elastics-sec`;
+    /// zsh: `elastics-sec completions zsh > "${fpath[1]}/_elastics-sec"`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per subcommand with `--out-dir`.
+    Man(ManArgs),
 }
 
 /// Log line format on stderr.
@@ -297,4 +304,17 @@ pub struct CertInspectArgs {
     /// A DNS name or IP address the certificate must cover (repeatable).
     #[arg(long = "san", value_name = "NAME")]
     pub sans: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write `elastics-sec.1` and `elastics-sec-SUBCOMMAND.1` pages into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }

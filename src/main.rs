@@ -37,6 +37,8 @@ fn main() -> ExitCode {
         Command::Exec(args) => agent_cmd(args.config, args.log_format, Some(args.command)),
         Command::Inject(args) => inject_cmd(args),
         Command::Cert(elastics_sec::cli::CertCommand::Inspect(args)) => cert_inspect(args),
+        Command::Completions(args) => completions(args),
+        Command::Man(args) => man(args),
     };
     match result {
         Ok(code) => code,
@@ -552,4 +554,39 @@ fn cert_inspect(args: elastics_sec::cli::CertInspectArgs) -> anyhow::Result<Exit
     } else {
         1
     }))
+}
+
+fn completions(args: elastics_sec::cli::CompletionsArgs) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    // Into a buffer first: clap_complete panics on a write error such as a closed pipe.
+    let mut buf = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "elastics-sec", &mut buf);
+    match io::stdout().lock().write_all(&buf) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn man(args: elastics_sec::cli::ManArgs) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    match args.out_dir {
+        None => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut buf)?;
+            match io::stdout().lock().write_all(&buf) {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(e.into()),
+                _ => {}
+            }
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            clap_mangen::generate_to(cmd, &dir)
+                .with_context(|| format!("cannot write man pages into {}", dir.display()))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
