@@ -374,6 +374,17 @@ fn a_bundle_that_fails_validation_leaves_the_previous_one_in_place() {
         ("untrusted", untrusted_c, untrusted_k),
         ("not_yet_valid", future_c, future_k),
         ("chain", format!("{chain_c}{stray_c}"), chain_k),
+        // RSA-1024, made by Python cryptography.
+        (
+            "weak_key",
+            std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/tls/rsa1024.pem"
+            ))
+            .unwrap(),
+            String::new(),
+        ),
+        ("no_key", good_cert.clone(), String::new()),
         (
             "parse",
             "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into(),

@@ -15,7 +15,8 @@ fn bin() -> Command {
     let mut c = Command::new(assert_cmd::cargo::cargo_bin!("elastics-sec"));
     c.current_dir(root());
     // Compose interpolation must not depend on the developer's environment.
-    c.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY");
+    c.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
     c
 }
 
@@ -68,7 +69,12 @@ fn the_insecure_demo_keeps_its_findings() {
 /// TOML files of the examples plus the configs embedded in Kubernetes ConfigMaps.
 fn configs() -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for dir in ["examples/local", "examples/compose", "examples/aci", "examples/kubernetes"] {
+    for dir in [
+        "examples/local",
+        "examples/compose",
+        "examples/aci",
+        "examples/kubernetes",
+    ] {
         for e in std::fs::read_dir(root().join(dir)).unwrap() {
             let p = e.unwrap().path();
             let text = std::fs::read_to_string(&p).unwrap();
@@ -102,7 +108,11 @@ fn configs() -> Vec<(String, String)> {
 fn every_example_config_validates() {
     let d = tempfile::tempdir().unwrap();
     let all = configs();
-    assert!(all.len() >= 6, "{:?}", all.iter().map(|c| &c.0).collect::<Vec<_>>());
+    assert!(
+        all.len() >= 6,
+        "{:?}",
+        all.iter().map(|c| &c.0).collect::<Vec<_>>()
+    );
     for (i, (name, text)) in all.iter().enumerate() {
         // Configs with relative paths are checked in place, embedded ones from a file.
         let path: PathBuf = if name.ends_with("(ConfigMap)") {
@@ -112,7 +122,11 @@ fn every_example_config_validates() {
         } else {
             PathBuf::from(name)
         };
-        let o = bin().args(["check-config", "-c"]).arg(&path).output().unwrap();
+        let o = bin()
+            .args(["check-config", "-c"])
+            .arg(&path)
+            .output()
+            .unwrap();
         assert_eq!(
             o.status.code(),
             Some(0),
@@ -125,8 +139,9 @@ fn every_example_config_validates() {
 #[test]
 fn observability_uses_only_exposed_metrics() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let dash = std::fs::read_to_string(root().join("examples/observability/grafana-dashboard.json"))
-        .unwrap();
+    let dash =
+        std::fs::read_to_string(root().join("examples/observability/grafana-dashboard.json"))
+            .unwrap();
     let v: serde_json::Value = serde_json::from_str(&dash).unwrap();
     assert!(v["panels"].as_array().unwrap().len() >= 6);
     let alerts = std::fs::read_to_string(root().join("examples/observability/alerts.yml")).unwrap();
@@ -139,7 +154,10 @@ fn observability_uses_only_exposed_metrics() {
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
             // README's metrics reference is itself checked against the registry.
-            assert!(readme.contains(&format!("`{name}`")), "{name} is not a metric the agent exposes");
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "{name} is not a metric the agent exposes"
+            );
             seen += 1;
             rest = &rest[i + name.len()..];
         }

@@ -90,8 +90,7 @@ fn load(
     bytes: &[u8],
     opts: &InspectOptions,
 ) -> Result<(Vec<CertificateDer<'static>>, Option<Bundle>), TlsError> {
-    let trimmed = bytes.trim_ascii_start();
-    if trimmed.starts_with(b"-----BEGIN") {
+    if super::is_pem(bytes) {
         return match parse_pem(bytes) {
             Ok(b) => Ok((b.certs.clone(), Some(b))),
             Err(TlsError::NoKey) => Ok((parse_certificates(bytes)?, None)),

@@ -220,7 +220,7 @@ pub fn parse_bundle(
         SourceFormat::Auto => match content_type {
             Some("application/x-pkcs12") => parse_pkcs12(b64(bytes)?.expose(), password),
             Some("application/x-pem-file") => parse_pem(bytes),
-            _ if trimmed.starts_with(b"-----BEGIN") => parse_pem(bytes),
+            _ if is_pem(bytes) => parse_pem(bytes),
             _ if trimmed.starts_with(b"{") => parse_json(bytes),
             _ if trimmed.first() == Some(&0x30) => parse_pkcs12(bytes, password),
             _ => match b64(bytes) {
@@ -231,6 +231,12 @@ pub fn parse_bundle(
             },
         },
     }
+}
+
+/// PEM text, possibly with explanatory text before the first block (as OpenSSL writes
+/// "Bag Attributes", or a comment).
+pub fn is_pem(bytes: &[u8]) -> bool {
+    bytes.windows(11).any(|w| w == b"-----BEGIN ")
 }
 
 // --- PKCS#8 --------------------------------------------------------------------------
