@@ -179,8 +179,16 @@ fn fetch_issues_a_bundle_from_the_local_ca_that_a_handshake_accepts() {
     let ca = make_ca("test CA");
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir(d.path().join("values")).unwrap();
-    let body = local_ca_body(d.path(), &ca, "1h", "pem_file = \"tls.pem\"\n");
-    let s = setup(&body);
+    let body = local_ca_body(
+        d.path(),
+        &ca,
+        "1h",
+        "pem_file = \"tls.pem\"\np12_file = \"tls.p12\"\np12_password_secret = \"p12pw\"\n",
+    );
+    let s = setup(&format!(
+        "[[secret]]\nname = \"p12pw\"\nprovider = \"dev\"\nfile = false\n\n{body}"
+    ));
+    std::fs::write(s.dir.path().join("values/p12pw"), "p12-CANARY-secret").unwrap();
     std::fs::copy(d.path().join("ca.pem"), s.dir.path().join("ca.pem")).unwrap();
     std::fs::copy(
         d.path().join("values/ca-key"),
@@ -204,6 +212,7 @@ fn fetch_issues_a_bundle_from_the_local_ca_that_a_handshake_accepts() {
         ("tls.key", 0o400),
         ("ca.crt", 0o444),
         ("tls.pem", 0o400),
+        ("tls.p12", 0o400),
     ] {
         let m = std::fs::metadata(s.out.join(f))
             .unwrap()
@@ -213,6 +222,14 @@ fn fetch_issues_a_bundle_from_the_local_ca_that_a_handshake_accepts() {
         assert_eq!(m, mode, "{f}");
         assert!(stdout.contains(f), "{f} missing from the summary: {stdout}");
     }
+    assert!(!stdout.contains("p12-CANARY-secret") && !stderr.contains("p12-CANARY-secret"));
+    // tls.p12 opens with the password from the secret and holds the same leaf.
+    let p12 = std::fs::read(s.out.join("tls.p12")).unwrap();
+    let b = elastics_sec::tls::parse_pkcs12(&p12, Some(b"p12-CANARY-secret")).unwrap();
+    assert!(elastics_sec::tls::parse_pkcs12(&p12, Some(b"wrong")).is_err());
+    let crt_pem = std::fs::read(s.out.join("tls.crt")).unwrap();
+    let leaf_der = elastics_sec::tls::parse_certificates(&crt_pem).unwrap();
+    assert!(b.certs.iter().any(|c| c.as_ref() == leaf_der[0].as_ref()));
     // The CA key itself is never written.
     assert!(!s.out.join("ca-key").exists());
     let crt = std::fs::read(s.out.join("tls.crt")).unwrap();
