@@ -96,7 +96,8 @@ fn fetch_writes_files_with_modes_and_prints_summary_without_values() {
     assert_eq!(mode("api_key"), 0o440);
     assert_eq!(mode("db_password"), 0o400);
 
-    // JSON summary, and a second fetch replaces the generation.
+    // JSON summary, and a second fetch replaces the generation (the previous one stays
+    // until the next write, for a reader that resolved `..data` just before the swap).
     let o = bin()
         .args(["fetch", "--format", "json", "--config"])
         .arg(d.path().join("c.toml"))
@@ -112,7 +113,22 @@ fn fetch_writes_files_with_modes_and_prints_summary_without_values() {
             n.starts_with("..") && n != "..data"
         })
         .count();
-    assert_eq!(gens, 1);
+    assert_eq!(gens, 2);
+    // A third run removes the first generation: never more than current + previous.
+    let o = bin()
+        .args(["fetch", "--config"])
+        .arg(d.path().join("c.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let gens = std::fs::read_dir(&target)
+        .unwrap()
+        .filter(|e| {
+            let n = e.as_ref().unwrap().file_name().into_string().unwrap();
+            n.starts_with("..") && n != "..data"
+        })
+        .count();
+    assert_eq!(gens, 2);
 }
 
 #[test]

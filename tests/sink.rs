@@ -256,16 +256,39 @@ fn keeps_one_generation_and_removes_dropped_names() {
             file("drop", c.as_bytes(), 0o400),
         ])
         .unwrap();
-        assert_eq!(generations(dir).len(), 1, "{:?}", entries(dir));
+        // The current generation plus recently retired ones (still readable for a reader
+        // that resolved `..data` just before a swap), never more than the bound.
+        let n = generations(dir).len();
+        assert!(
+            (1..=1 + elastics_sec::sink::MAX_RETIRED).contains(&n),
+            "{:?}",
+            entries(dir)
+        );
     }
     let info = sink
         .write_generation(&[file("keep", b"last", 0o400)])
         .unwrap();
-    let mut expected = vec!["..data".to_string(), info.name.clone(), "keep".into()];
-    expected.sort();
-    assert_eq!(entries(dir), expected);
+    // Dropped names are gone at once; retired generations stay for the grace.
+    let visible: Vec<String> = entries(dir)
+        .into_iter()
+        .filter(|e| !generations(dir).contains(e))
+        .collect();
+    assert_eq!(visible, ["..data", "keep"]);
     assert_eq!(fs::read(dir.join("keep")).unwrap(), b"last");
     assert_eq!(entries(&dir.join(&info.name)), ["keep"]);
+    // After the grace, the next write leaves the current and the previous generation only.
+    std::thread::sleep(elastics_sec::sink::RETIRE_GRACE + std::time::Duration::from_millis(100));
+    let next = sink
+        .write_generation(&[file("keep", b"next", 0o400)])
+        .unwrap();
+    let mut expected = vec![
+        "..data".to_string(),
+        info.name.clone(),
+        next.name.clone(),
+        "keep".into(),
+    ];
+    expected.sort();
+    assert_eq!(entries(dir), expected);
 }
 
 #[test]
@@ -412,9 +435,34 @@ fn readers_never_see_partial_or_mixed_sets() {
     );
     eprintln!("consistent-set reads: {sets}, visible-name file reads: {files}");
     assert!(sets > 0 && files > 0);
-    assert_eq!(generations(&dir).len(), 1);
+    assert!(generations(&dir).len() <= 1 + elastics_sec::sink::MAX_RETIRED);
     assert_eq!(
         parse(2, &fs::read(dir.join("large")).unwrap()),
         Some(ROTATIONS)
     );
+}
+
+/// A retired generation stays readable for the grace period and is removed by a later
+/// write; in steady state only the current and the previous generation exist.
+#[test]
+fn retired_generations_stay_readable_for_the_grace_then_go() {
+    let tmp = shm();
+    let dir = tmp.path();
+    let mut sink = Sink::open(dir, &opts()).unwrap();
+    let g1 = sink.write_generation(&[file("a", b"1", 0o400)]).unwrap();
+    // A reader resolved `..data` to g1 just before the next swap...
+    let resolved = dir.join(fs::read_link(dir.join("..data")).unwrap());
+    let g2 = sink.write_generation(&[file("a", b"2", 0o400)]).unwrap();
+    // ...and can still open its file after it.
+    assert_eq!(fs::read(resolved.join("a")).unwrap(), b"1");
+    assert_eq!(generations(dir).len(), 2);
+    std::thread::sleep(elastics_sec::sink::RETIRE_GRACE + std::time::Duration::from_millis(100));
+    let g3 = sink.write_generation(&[file("a", b"3", 0o400)]).unwrap();
+    // g1 was retired longer than the grace: gone; g2 (the previous one) stays.
+    let mut now = generations(dir);
+    now.sort();
+    let mut want = vec![g2.name.clone(), g3.name.clone()];
+    want.sort();
+    assert_eq!(now, want, "g1 {} should be gone", g1.name);
+    assert_eq!(fs::read(dir.join("a")).unwrap(), b"3");
 }

@@ -20,6 +20,13 @@
 //! directory must be owned by our effective uid, and every name not starting with `..` must be
 //! a symlink to `..data/<name>`.
 //!
+//! Old generations are not removed at the moment of the swap: a reader that resolved `..data`
+//! an instant before it still has to look up its file in that directory, and deleting it then
+//! makes the open fail with ENOENT. A generation stays for [`RETIRE_GRACE`] after it stopped
+//! being current (at most [`MAX_RETIRED`] of them, oldest removed first) and is removed by a
+//! later write; the previous generation is always kept until the next one, so the directory
+//! holds at most two generations in steady state.
+//!
 //! A directory created by [`Sink::open`] gets mode 0755: consumers often run as another uid and
 //! need to traverse it; confidentiality comes from each file's own mode.
 
@@ -121,7 +128,14 @@ pub struct Sink {
     dir: PathBuf,
     fd: OwnedFd,
     uid: u32,
+    /// Generations that stopped being current, with when, newest last.
+    retired: Vec<(String, std::time::Instant)>,
 }
+
+/// How long a generation that stopped being current stays readable.
+pub const RETIRE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+/// Most retired generations kept within the grace (bounds tmpfs use under rapid rotation).
+pub const MAX_RETIRED: usize = 16;
 
 /// Per-process counter that makes generation names unique even within one clock tick.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -191,6 +205,8 @@ struct Scan {
     /// Staging entries left by an interrupted run.
     staging: Vec<&'static str>,
     has_data: bool,
+    /// The generation `..data` points to.
+    current: Option<String>,
 }
 
 impl Sink {
@@ -271,6 +287,7 @@ impl Sink {
             dir: dir.to_path_buf(),
             fd,
             uid,
+            retired: Vec::new(),
         })
     }
 
@@ -312,7 +329,12 @@ impl Sink {
             };
             let ftype = FileType::from_raw_mode(st.st_mode);
             match name {
-                DATA if ftype == FileType::Symlink => scan.has_data = true,
+                DATA if ftype == FileType::Symlink => {
+                    scan.has_data = true;
+                    scan.current = rustix::fs::readlinkat(&self.fd, DATA, Vec::new())
+                        .ok()
+                        .and_then(|t| t.into_string().ok());
+                }
                 DATA_TMP if ftype == FileType::Symlink => scan.staging.push(DATA_TMP),
                 LINK_TMP if ftype == FileType::Symlink => scan.staging.push(LINK_TMP),
                 n if is_generation_name(n) && ftype == FileType::Directory => {
@@ -385,7 +407,25 @@ impl Sink {
         for stale in scan.visible.iter().filter(|v| !seen.contains(v.as_str())) {
             self.unlink_our_link(stale)?;
         }
-        for old in &scan.generations {
+        // The generation that was current until now stays (see the module docs); so do
+        // recently retired ones, up to MAX_RETIRED; everything else goes.
+        let now = std::time::Instant::now();
+        let previous = scan.current.clone();
+        self.retired.retain(|(g, _)| scan.generations.contains(g));
+        if let Some(p) = &previous {
+            if !self.retired.iter().any(|(g, _)| g == p) {
+                self.retired.push((p.clone(), now));
+            }
+        }
+        let mut keep: Vec<String> = Vec::new();
+        for (g, at) in self.retired.iter().rev() {
+            let is_previous = previous.as_deref() == Some(g.as_str());
+            if is_previous || (now.duration_since(*at) < RETIRE_GRACE && keep.len() < MAX_RETIRED) {
+                keep.push(g.clone());
+            }
+        }
+        self.retired.retain(|(g, _)| keep.contains(g));
+        for old in scan.generations.iter().filter(|g| !keep.contains(g)) {
             self.remove_generation(old)?;
         }
         rustix::fs::fsync(&self.fd).map_err(|e| io_err("fsync", &self.dir, e))?;
