@@ -106,13 +106,7 @@ fn fetch_writes_files_with_modes_and_prints_summary_without_values() {
     assert_no_canary(&o);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["secrets"].as_array().unwrap().len(), 2);
-    let gens = std::fs::read_dir(&target)
-        .unwrap()
-        .filter(|e| {
-            let n = e.as_ref().unwrap().file_name().into_string().unwrap();
-            n.starts_with("..") && n != "..data"
-        })
-        .count();
+    let gens = generation_dirs(&target);
     assert_eq!(gens, 2);
     // A third run removes the first generation: never more than current + previous.
     let o = bin()
@@ -121,13 +115,7 @@ fn fetch_writes_files_with_modes_and_prints_summary_without_values() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0));
-    let gens = std::fs::read_dir(&target)
-        .unwrap()
-        .filter(|e| {
-            let n = e.as_ref().unwrap().file_name().into_string().unwrap();
-            n.starts_with("..") && n != "..data"
-        })
-        .count();
+    let gens = generation_dirs(&target);
     assert_eq!(gens, 2);
 }
 
@@ -322,4 +310,15 @@ fn readme_main_command_writes_the_demo_files() {
     assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"));
     assert!(crt.starts_with("-----BEGIN CERTIFICATE-----"));
     assert!(!stdout.contains("PRIVATE KEY"));
+}
+
+/// Generation directories in an output directory.
+fn generation_dirs(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            let n = e.as_ref().unwrap().file_name().into_string().unwrap();
+            n.starts_with("..") && n != "..data"
+        })
+        .count()
 }
