@@ -219,7 +219,7 @@ pub struct SecretConfig {
 }
 
 /// A TLS certificate the agent delivers and rotates (`[[certificate]]`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CertificateConfig {
     /// Unique among secrets and certificates; used in logs and metrics.
     pub name: String,
@@ -246,7 +246,7 @@ pub struct CertificateConfig {
     pub line: usize,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum CertSource {
     /// Certificate material held by a provider: a Key Vault certificate, or a secret holding
     /// PEM, JSON with PEM fields, or PKCS#12.

@@ -222,7 +222,7 @@ pub async fn run(mut cfg: Config, exec: Option<Vec<String>>) -> Result<u8, Fetch
                                 certs.retain(|k, _| {
                                     let old = cfg.certificates.iter().find(|c| &c.name == k);
                                     let now = new.certificates.iter().find(|c| &c.name == k);
-                                    matches!((old, now), (Some(a), Some(b)) if format!("{a:?}") == format!("{b:?}"))
+                                    matches!((old, now), (Some(a), Some(b)) if a == b)
                                 });
                                 cfg = new;
                                 providers = p;

@@ -15,8 +15,8 @@ use rustls_pki_types::CertificateDer;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::{
-    describe, key_description, parse_certificates, parse_pem, parse_pkcs12, rfc3339, sans,
-    validate, validate_certs, Bundle, TlsError, ValidationPolicy,
+    key_description, parse_certificates, parse_pem, parse_pkcs12, rfc3339, sans, validate,
+    validate_certs, Bundle, TlsError, ValidationPolicy,
 };
 
 /// Options of one `cert inspect` run.
@@ -188,7 +188,6 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Report, InspectErro
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let at = |t: i64| rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(t.max(0) as u64));
-    let _ = describe(&x);
     Ok(Report {
         file,
         subject: x.subject().to_string(),

@@ -96,11 +96,26 @@ pub enum SourceFormat {
     Json,
 }
 
+/// A PEM error without the input: the decoder's own messages can quote a line or a byte of
+/// the text, which may be key material.
+fn pem_error(e: rustls_pki_types::pem::Error) -> TlsError {
+    use rustls_pki_types::pem::Error as E;
+    TlsError::Parse(
+        match e {
+            E::MissingSectionEnd { .. } => "PEM: a section has no END line",
+            E::IllegalSectionStart { .. } => "PEM: malformed BEGIN line",
+            E::Base64Decode(_) => "PEM: a section is not valid base64",
+            _ => "PEM: cannot read",
+        }
+        .to_string(),
+    )
+}
+
 /// All certificates of a PEM text (other sections ignored).
 pub fn parse_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let mut out = Vec::new();
     for c in CertificateDer::pem_slice_iter(pem) {
-        out.push(c.map_err(|e| TlsError::Parse(format!("PEM: {e}")))?);
+        out.push(c.map_err(pem_error)?);
     }
     for c in &out {
         X509Certificate::from_der(c).map_err(|e| TlsError::Parse(format!("certificate: {e}")))?;
@@ -116,7 +131,7 @@ pub fn parse_pem(pem: &[u8]) -> Result<Bundle, TlsError> {
     let mut certs = Vec::new();
     let mut key: Option<PrivateKeyDer<'static>> = None;
     for item in <(SectionKind, Vec<u8>) as PemObject>::pem_slice_iter(pem) {
-        let (kind, der) = item.map_err(|e| TlsError::Parse(format!("PEM: {e}")))?;
+        let (kind, der) = item.map_err(pem_error)?;
         match kind {
             SectionKind::Certificate => certs.push(CertificateDer::from(der)),
             SectionKind::PrivateKey => {
@@ -903,6 +918,20 @@ mod tests {
         // Jitter only moves earlier, by at most jitter * lifetime.
         let j = renewal_time(nb, na, RenewPolicy::Fraction(2.0 / 3.0), 0.1, 1.0);
         assert_eq!(j, nb + Duration::from_secs(510));
+    }
+
+    #[test]
+    fn pem_errors_never_quote_the_input() {
+        let canary = "S3CRETKEYBYTES";
+        for text in [
+            format!("-----BEGIN PRIVATE KEY-----\n{canary}!!!\n-----END PRIVATE KEY-----\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+            format!("-----BEGIN CERTIFICATE-----\n{canary}\n"),
+        ] {
+            let e = parse_pem(text.as_bytes()).unwrap_err().to_string();
+            assert!(!e.contains(canary) && !e.contains("S3"), "{e}");
+            let e = parse_certificates(text.as_bytes()).unwrap_err().to_string();
+            assert!(!e.contains(canary), "{e}");
+        }
     }
 
     #[test]
