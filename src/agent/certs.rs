@@ -23,7 +23,7 @@ use rustls_pki_types::CertificateDer;
 
 use super::fetch::RetryPolicy;
 use crate::config::{CertFormat, CertSource, CertificateConfig, LeafKeyType, Material, Renewal};
-use crate::secrets::{ErrorClass, Fetched, ProviderError, SecretBytes, SecretSource};
+use crate::secrets::{Fetched, ProviderError, SecretBytes, SecretSource};
 use crate::tls;
 
 /// Why a certificate could not be delivered.
@@ -274,7 +274,7 @@ pub async fn download(
     else {
         return Err(material_error(c, "not a provider-held certificate".into()));
     };
-    let f = with_retries(policy, src.kind(), &reference.id, || {
+    let f = super::fetch::with_retries(policy, src.kind(), &reference.id, &c.name, || {
         src.fetch_certificate(reference)
     })
     .await
@@ -318,41 +318,6 @@ pub async fn obtain(
     }
 }
 
-/// Run `call` under `policy` (timeout per call, retries for retryable classes).
-pub async fn with_retries<T, F, Fut>(
-    policy: RetryPolicy,
-    kind: &'static str,
-    id: &str,
-    mut call: F,
-) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ProviderError>>,
-{
-    let mut attempt = 0u32;
-    loop {
-        let err = match tokio::time::timeout(policy.timeout, call()).await {
-            Ok(Ok(v)) => return Ok(v),
-            Ok(Err(e)) => e,
-            Err(_) => ProviderError::new(
-                kind,
-                ErrorClass::Unavailable,
-                format!("`{id}`: timed out after {:?}", policy.timeout),
-            ),
-        };
-        attempt += 1;
-        let delay = policy.delay(attempt, err.retry_after);
-        let more = match policy.deadline {
-            Some(d) => std::time::Instant::now() + delay < d,
-            None => attempt < policy.attempts,
-        };
-        if !err.class.is_retryable() || !more {
-            return Err(err);
-        }
-        tokio::time::sleep(delay).await;
-    }
-}
-
 /// How long to wait before the next look at a certificate we hold.
 pub fn next_check(c: &CertificateConfig, held: Option<&CertState>, now: SystemTime) -> Duration {
     let base = c.check;
@@ -385,6 +350,7 @@ pub fn unchanged(known: Option<&CertState>, current: &str) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::secrets::ErrorClass;
 
     #[test]
     fn failure_class_is_a_label() {

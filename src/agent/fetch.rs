@@ -62,22 +62,36 @@ pub async fn fetch_one(
     s: &SecretConfig,
     policy: RetryPolicy,
 ) -> Result<Fetched, ProviderError> {
+    with_retries(policy, source.kind(), &s.reference.id, &s.name, || {
+        source.fetch(&s.reference)
+    })
+    .await
+}
+
+/// Run a provider call under `policy`: a timeout per call, and retries with full-jitter
+/// backoff (honouring Retry-After) for retryable classes until the attempts or the deadline
+/// run out. `id` is the provider-side name (in messages), `name` the config name (in logs).
+pub async fn with_retries<T, F, Fut>(
+    policy: RetryPolicy,
+    kind: &'static str,
+    id: &str,
+    name: &str,
+    mut call: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
     let mut attempt = 0u32;
     loop {
-        let res = match tokio::time::timeout(policy.timeout, source.fetch(&s.reference)).await {
-            Ok(r) => r,
-            Err(_) => Err(ProviderError::new(
-                source.kind(),
+        let err = match tokio::time::timeout(policy.timeout, call()).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => e,
+            Err(_) => ProviderError::new(
+                kind,
                 ErrorClass::Unavailable,
-                format!(
-                    "get `{}`: timed out after {:?}",
-                    s.reference.id, policy.timeout
-                ),
-            )),
-        };
-        let err = match res {
-            Ok(f) => return Ok(f),
-            Err(e) => e,
+                format!("get `{id}`: timed out after {:?}", policy.timeout),
+            ),
         };
         attempt += 1;
         let delay = policy.delay(attempt, err.retry_after);
@@ -88,7 +102,7 @@ pub async fn fetch_one(
         if !err.class.is_retryable() || !more {
             return Err(err);
         }
-        tracing::warn!(secret = %s.name, class = %err.class, attempt, delay_ms = delay.as_millis() as u64, "fetch failed, retrying: {err}");
+        tracing::warn!(secret = %name, class = %err.class, attempt, delay_ms = delay.as_millis() as u64, "fetch failed, retrying: {err}");
         tokio::time::sleep(delay).await;
     }
 }

@@ -536,20 +536,20 @@ async fn refresh_loop(
         }
         metrics.version_checks.get_or_create(&labels).inc();
         let result = async {
-            let v = timed(
-                backoff.timeout,
-                src.kind(),
-                &s,
-                src.current_version(&s.reference),
-            )
+            // One attempt each (the loop itself backs off), under the call timeout.
+            let v = fetch::with_retries(backoff, src.kind(), &s.reference.id, &s.name, || {
+                src.current_version(&s.reference)
+            })
             .await?;
             if known.as_deref() == Some(v.as_str()) {
                 return Ok(None);
             }
             metrics.fetches.get_or_create(&labels).inc();
-            timed(backoff.timeout, src.kind(), &s, src.fetch(&s.reference))
-                .await
-                .map(Some)
+            fetch::with_retries(backoff, src.kind(), &s.reference.id, &s.name, || {
+                src.fetch(&s.reference)
+            })
+            .await
+            .map(Some)
         }
         .await;
         let update = match result {
@@ -577,22 +577,6 @@ async fn refresh_loop(
         if tx.send(update).await.is_err() {
             return;
         }
-    }
-}
-
-async fn timed<T>(
-    timeout: Duration,
-    kind: &'static str,
-    s: &SecretConfig,
-    f: impl std::future::Future<Output = Result<T, ProviderError>>,
-) -> Result<T, ProviderError> {
-    match tokio::time::timeout(timeout, f).await {
-        Ok(r) => r,
-        Err(_) => Err(ProviderError::new(
-            kind,
-            ErrorClass::Unavailable,
-            format!("`{}`: timed out after {timeout:?}", s.reference.id),
-        )),
     }
 }
 
@@ -768,10 +752,11 @@ async fn cert_loop(
             } => match providers.get(provider) {
                 None => return,
                 Some(src) => {
-                    let checked = certs::with_retries(policy, src.kind(), &reference.id, || {
-                        src.current_certificate_version(reference)
-                    })
-                    .await;
+                    let checked =
+                        fetch::with_retries(policy, src.kind(), &reference.id, &c.name, || {
+                            src.current_certificate_version(reference)
+                        })
+                        .await;
                     match checked {
                         Err(error) => Err(certs::CertFailure::Provider {
                             name: c.name.clone(),
