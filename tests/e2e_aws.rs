@@ -26,20 +26,7 @@ fn rt() -> tokio::runtime::Runtime {
 
 /// The binary with the test AWS environment only (no profile files, no metadata service).
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_elastics-sec"));
-    c.env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env("ELASTICS_SEC_LOG", "debug");
-    c
+    moto::bin_with_test_env()
 }
 
 struct Setup {

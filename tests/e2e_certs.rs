@@ -64,20 +64,7 @@ fn key_canary(key_pem: &str) -> String {
 
 fn bin() -> Command {
     moto::test_env();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_elastics-sec"));
-    c.env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env("ELASTICS_SEC_LOG", "debug");
-    c
+    moto::bin_with_test_env()
 }
 
 fn no_leak(o: &Output, canaries: &[&str]) {

@@ -37,6 +37,26 @@ pub fn test_env() {
     });
 }
 
+/// The elastics-sec binary with the same test AWS environment for a child process: static
+/// credentials, no profile files, no metadata service, debug logs of our own code.
+#[allow(dead_code)]
+pub fn bin_with_test_env() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_elastics-sec"));
+    c.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("ELASTICS_SEC_LOG", "debug");
+    c
+}
+
 fn moto_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("MOTO_SERVER") {
         let p = PathBuf::from(p);
