@@ -587,6 +587,9 @@ fn run_dockerfile_rules(
     out
 }
 
+type ServiceAccounts<'a> =
+    std::collections::HashMap<(&'a str, &'a str), Vec<source::kubernetes::Object<'a>>>;
+
 fn run_kube_rules(
     objects: &[source::kubernetes::Object<'_>],
     sources: &SourceMap,
@@ -596,6 +599,13 @@ fn run_kube_rules(
     if objects.is_empty() {
         return Vec::new();
     }
+    let mut service_accounts: ServiceAccounts<'_> = std::collections::HashMap::new();
+    for o in objects.iter().filter(|o| o.kind == "ServiceAccount") {
+        service_accounts
+            .entry((o.effective_namespace(), o.name))
+            .or_default()
+            .push(*o);
+    }
     // Objects in parallel chunks; the per-run (workspace) hooks once each.
     let per_object = |range: &[source::kubernetes::Object<'_>],
                       pods: &[source::kubernetes::PodSpec<'_>]| {
@@ -603,6 +613,7 @@ fn run_kube_rules(
         for (rule, cfg, level, params) in rules_for(policy, enabled, Target::Kubernetes) {
             let cx = KubeCx {
                 objects,
+                service_accounts: &service_accounts,
                 sources,
                 params,
             };
@@ -632,6 +643,7 @@ fn run_kube_rules(
     for (rule, cfg, level, params) in rules_for(policy, enabled, Target::Kubernetes) {
         let cx = KubeCx {
             objects,
+            service_accounts: &service_accounts,
             sources,
             params,
         };

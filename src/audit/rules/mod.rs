@@ -206,6 +206,9 @@ pub struct ComposeCx<'a> {
 /// Kubernetes object of the run, for rules that reason across objects and files.
 pub struct KubeCx<'a> {
     pub objects: &'a [Object<'a>],
+    /// The run's ServiceAccount objects (all of them, when a name repeats) by `(effective namespace, name)`, built once so
+    /// per-pod lookups do not scan every object of the run.
+    pub service_accounts: &'a std::collections::HashMap<(&'a str, &'a str), Vec<Object<'a>>>,
     pub sources: &'a SourceMap,
     pub params: Params<'a>,
 }

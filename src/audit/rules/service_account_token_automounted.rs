@@ -79,14 +79,13 @@ impl Rule for ServiceAccountTokenAutomounted {
                 pod.object.resource()
             ),
             None => {
-                let sa_opts_out = cx.objects.iter().any(|o| {
-                    o.kind == "ServiceAccount"
-                        && o.name == sa
-                        && o.effective_namespace() == ns
-                        && o.node
-                            .get("automountServiceAccountToken")
-                            .and_then(Node::as_bool)
-                            == Some(false)
+                let sa_opts_out = cx.service_accounts.get(&(ns, sa)).is_some_and(|sas| {
+                    sas.iter().any(|o| {
+                        o.node
+                        .get("automountServiceAccountToken")
+                        .and_then(Node::as_bool)
+                        == Some(false)
+                    })
                 });
                 if sa_opts_out {
                     return;
