@@ -587,9 +587,6 @@ fn run_dockerfile_rules(
     out
 }
 
-type ServiceAccounts<'a> =
-    std::collections::HashMap<(&'a str, &'a str), Vec<source::kubernetes::Object<'a>>>;
-
 fn run_kube_rules(
     objects: &[source::kubernetes::Object<'_>],
     sources: &SourceMap,
@@ -599,7 +596,7 @@ fn run_kube_rules(
     if objects.is_empty() {
         return Vec::new();
     }
-    let mut service_accounts: ServiceAccounts<'_> = std::collections::HashMap::new();
+    let mut service_accounts: rules::ServiceAccounts<'_> = std::collections::HashMap::new();
     for o in objects.iter().filter(|o| o.kind == "ServiceAccount") {
         service_accounts
             .entry((o.effective_namespace(), o.name))

@@ -202,13 +202,16 @@ pub struct ComposeCx<'a> {
     pub params: Params<'a>,
 }
 
+/// ServiceAccount objects by `(effective namespace, name)`; see [`KubeCx::service_accounts`].
+pub type ServiceAccounts<'a> = std::collections::HashMap<(&'a str, &'a str), Vec<Object<'a>>>;
+
 /// What a Kubernetes rule sees: the object at hand (through the hook's arguments) and every
 /// Kubernetes object of the run, for rules that reason across objects and files.
 pub struct KubeCx<'a> {
     pub objects: &'a [Object<'a>],
-    /// The run's ServiceAccount objects (all of them, when a name repeats) by `(effective namespace, name)`, built once so
-    /// per-pod lookups do not scan every object of the run.
-    pub service_accounts: &'a std::collections::HashMap<(&'a str, &'a str), Vec<Object<'a>>>,
+    /// The run's ServiceAccounts (every copy, when a name repeats), built once so per-pod
+    /// lookups do not scan every object of the run.
+    pub service_accounts: &'a ServiceAccounts<'a>,
     pub sources: &'a SourceMap,
     pub params: Params<'a>,
 }
