@@ -4,6 +4,7 @@
 //! Rules never compute line numbers themselves; they blame a [`Loc`] taken from a parsed node,
 //! and reporters turn it into the shape their format wants (1-based columns everywhere).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
@@ -115,8 +116,9 @@ pub struct Finding {
     pub category: Category,
     pub severity: Severity,
     pub message: String,
-    /// What to do about it, in one sentence.
-    pub help: Option<String>,
+    /// What to do about it, in one sentence. Nearly always a fixed text, so borrowed:
+    /// a large run emits one per finding, and copying each would be a heap allocation.
+    pub help: Option<Cow<'static, str>>,
     pub loc: Loc,
     pub related: Vec<Related>,
     /// The object the finding is about, e.g. `service webapp` or `Deployment default/api`.

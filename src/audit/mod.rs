@@ -465,7 +465,8 @@ pub fn run(opts: &AuditOptions) -> Result<AuditOutcome, AuditError> {
         .collect();
     findings = filter(findings, &sources, &policy, opts, &mut summary);
     sources.mask(&secret_spans);
-    findings.sort_by(|a, b| (a.loc, a.rule).cmp(&(b.loc, b.rule)));
+    // Stable, so equal keys keep the rules' emission order and reports are reproducible.
+    findings.par_sort_by(|a, b| (a.loc, a.rule).cmp(&(b.loc, b.rule)));
     errors.sort_by(|a, b| (&a.path, a.line, a.col).cmp(&(&b.path, b.line, b.col)));
 
     Ok(AuditOutcome {
@@ -512,8 +513,10 @@ fn run_compose_rules(
     policy: &Policy,
     enabled: &[(&'static dyn rules::Rule, usize)],
 ) -> Vec<Finding> {
-    let mut out = Vec::new();
     let services: Vec<_> = project.services().collect();
+    // Sized for the usual yield (a handful of findings per service and rule family), so
+    // the vector of large findings is not copied over and over while it grows.
+    let mut out = Vec::with_capacity(services.len() * 16);
     for (rule, cfg, level, params) in rules_for(policy, enabled, Target::Compose) {
         let cx = ComposeCx {
             project,
@@ -670,14 +673,15 @@ fn filter(
     }
     files.sort_unstable();
     files.dedup();
-    for id in files {
-        if let Some(f) = sources.get(id) {
-            let s = suppress::scan(&f.text);
-            if !s.is_empty() {
-                by_file.insert(id, s);
-            }
-        }
-    }
+    // Every file with a finding is scanned: in parallel, as on a large run that is most files.
+    let scanned: Vec<(FileId, Vec<Suppression>)> = files
+        .par_iter()
+        .filter_map(|&id| {
+            let s = suppress::scan(&sources.get(id)?.text);
+            (!s.is_empty()).then_some((id, s))
+        })
+        .collect();
+    by_file.extend(scanned);
     let mut kept = Vec::with_capacity(findings.len());
     for f in findings {
         let suppressed = by_file.get(&f.loc.file).is_some_and(|list| {

@@ -87,47 +87,59 @@ impl SourceMap {
                 .or_default()
                 .push((l.line, l.col, l.len));
         }
-        for (id, mut spans) in by_file {
-            let Some(file) = self.files.get_mut(id as usize) else {
-                continue;
-            };
-            // Walk the lines that hold secrets only; the text between them is copied whole.
-            spans.sort_unstable();
-            let text = file.text.clone();
-            let mut out = String::with_capacity(text.len());
-            let mut copied = 0;
-            let mut i = 0;
-            while i < spans.len() {
-                let line = spans[i].0;
-                let mut j = i;
-                while j < spans.len() && spans[j].0 == line {
-                    j += 1;
-                }
-                let Some(start) = file.line_starts.get(line as usize - 1).map(|&s| s as usize)
-                else {
-                    break;
-                };
-                let body = text[start..].split('\n').next().unwrap_or("");
-                let body = body.strip_suffix('\r').unwrap_or(body);
-                out.push_str(&text[copied..start]);
-                for (ci, c) in body.chars().enumerate() {
-                    let col = ci as u32 + 1;
-                    let secret = spans[i..j]
-                        .iter()
-                        .any(|&(_, s, len)| col >= s.max(1) && (len == 0 || col < s.max(1) + len));
-                    out.push(if secret { '*' } else { c });
-                }
-                copied = start + body.len();
-                i = j;
-            }
-            out.push_str(&text[copied..]);
-            *file = SourceFile::new(std::mem::take(&mut file.path), Arc::from(out));
+        for v in by_file.values_mut() {
+            v.sort_unstable();
         }
+        // Files are masked in parallel: a large run has secrets in thousands of files.
+        use rayon::prelude::*;
+        self.files
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(id, file)| {
+                if let Some(spans) = by_file.get(&(id as FileId)) {
+                    let masked = masked_text(file, spans);
+                    *file = SourceFile::new(std::mem::take(&mut file.path), Arc::from(masked));
+                }
+            });
     }
 
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
+}
+
+/// `file`'s text with every character under `spans` (line, column, length; sorted)
+/// replaced by `*`.
+fn masked_text(file: &SourceFile, spans: &[(u32, u32, u32)]) -> String {
+    // Walk the lines that hold secrets only; the text between them is copied whole.
+    let text = &file.text;
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < spans.len() {
+        let line = spans[i].0;
+        let mut j = i;
+        while j < spans.len() && spans[j].0 == line {
+            j += 1;
+        }
+        let Some(start) = file.line_starts.get(line as usize - 1).map(|&s| s as usize) else {
+            break;
+        };
+        let body = text[start..].split('\n').next().unwrap_or("");
+        let body = body.strip_suffix('\r').unwrap_or(body);
+        out.push_str(&text[copied..start]);
+        for (ci, c) in body.chars().enumerate() {
+            let col = ci as u32 + 1;
+            let secret = spans[i..j]
+                .iter()
+                .any(|&(_, s, len)| col >= s.max(1) && (len == 0 || col < s.max(1) + len));
+            out.push(if secret { '*' } else { c });
+        }
+        copied = start + body.len();
+        i = j;
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 #[cfg(test)]

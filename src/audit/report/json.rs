@@ -81,7 +81,24 @@ struct JsonFinding<'a> {
     end_column: Option<u32>,
     resource: Option<&'a str>,
     fingerprint: String,
-    related: Vec<JsonRelated<'a>>,
+    related: RelatedList<'a>,
+}
+
+/// Serialised straight from the finding's list: no vector built per finding.
+struct RelatedList<'a> {
+    related: &'a [crate::audit::finding::Related],
+    sources: &'a crate::audit::sources::SourceMap,
+}
+
+impl Serialize for RelatedList<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.related.iter().map(|r| JsonRelated {
+            path: self.sources.path(r.loc.file),
+            line: r.loc.line,
+            column: r.loc.col,
+            message: &r.message,
+        }))
+    }
 }
 
 #[derive(Serialize)]
@@ -127,30 +144,27 @@ struct BySeverity {
 /// Writes `report` as the version-1 JSON document described in the module header.
 pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     use rayon::prelude::*;
-    let one = |f: &crate::audit::finding::Finding| -> serde_json::Result<Vec<u8>> {
-        serde_json::to_vec(&JsonFinding {
-            rule: f.rule,
-            category: f.category,
-            severity: f.severity,
-            message: &f.message,
-            help: f.help.as_deref(),
-            path: report.sources.path(f.loc.file),
-            line: f.loc.line,
-            column: f.loc.col,
-            end_column: (f.loc.len > 0).then(|| f.loc.col.saturating_add(f.loc.len)),
-            resource: f.resource.as_deref(),
-            fingerprint: fingerprint(f, report.sources),
-            related: f
-                .related
-                .iter()
-                .map(|r| JsonRelated {
-                    path: report.sources.path(r.loc.file),
-                    line: r.loc.line,
-                    column: r.loc.col,
-                    message: &r.message,
-                })
-                .collect(),
-        })
+    let one = |buf: &mut Vec<u8>, f: &crate::audit::finding::Finding| -> serde_json::Result<()> {
+        serde_json::to_writer(
+            buf,
+            &JsonFinding {
+                rule: f.rule,
+                category: f.category,
+                severity: f.severity,
+                message: &f.message,
+                help: f.help.as_deref(),
+                path: report.sources.path(f.loc.file),
+                line: f.loc.line,
+                column: f.loc.col,
+                end_column: (f.loc.len > 0).then(|| f.loc.col.saturating_add(f.loc.len)),
+                resource: f.resource.as_deref(),
+                fingerprint: fingerprint(f, report.sources),
+                related: RelatedList {
+                    related: &f.related,
+                    sources: report.sources,
+                },
+            },
+        )
     };
     let errors = report
         .errors
@@ -198,15 +212,27 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     };
     let (head, tail) = frame.split_at(at + marker.len() - 1);
     out.write_all(head.as_bytes())?;
-    // Serialised in parallel, a bounded chunk at a time, so memory stays flat for huge
-    // reports while both cores work.
+    // Serialised in parallel, a bounded window at a time so memory stays flat for huge
+    // reports while every core works. Each task fills one buffer for a run of findings:
+    // one allocation per run, not one per finding (a large report has 100k+ findings).
+    const RUN: usize = 256;
     let mut first = true;
-    for chunk in report.findings.chunks(4096) {
-        let lines: Vec<Vec<u8>> = chunk.par_iter().map(one).collect::<Result<_, _>>()?;
-        for l in lines {
-            out.write_all(if first { &b"\n"[..] } else { &b",\n"[..] })?;
-            out.write_all(&l)?;
-            first = false;
+    for window in report.findings.chunks(RUN * 16) {
+        let parts: Vec<Vec<u8>> = window
+            .par_chunks(RUN)
+            .map(|run| {
+                let mut buf = Vec::with_capacity(run.len() * 448);
+                for f in run {
+                    buf.extend_from_slice(b",\n");
+                    one(&mut buf, f)?;
+                }
+                Ok(buf)
+            })
+            .collect::<serde_json::Result<_>>()?;
+        for part in parts {
+            // Every finding is preceded by ",\n"; the very first drops its comma.
+            let skip = usize::from(std::mem::take(&mut first));
+            out.write_all(&part[skip.min(part.len())..])?;
         }
     }
     if !report.findings.is_empty() {

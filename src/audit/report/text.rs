@@ -502,7 +502,7 @@ networks:
                 category: PUBLISHED_PORT.category,
                 severity: Severity::High,
                 message: "service `webapp` publishes port 80 on all interfaces".to_owned(),
-                help: Some("Bind the port to 127.0.0.1.".to_owned()),
+                help: Some("Bind the port to 127.0.0.1.".into()),
                 loc: Loc {
                     file,
                     line: 5,

@@ -156,7 +156,7 @@ pub struct FindingBuilder<'a> {
 }
 
 impl FindingBuilder<'_> {
-    pub fn help(self, help: impl Into<String>) -> Self {
+    pub fn help(self, help: impl Into<std::borrow::Cow<'static, str>>) -> Self {
         self.finding.help = Some(help.into());
         self
     }
