@@ -535,17 +535,24 @@ fn run_compose_rules(
 /// Output of `helm template` carries a `# Source: chart/templates/x.yaml` comment per
 /// document; point each finding at it too, so the user knows which template to fix.
 fn annotate_helm_sources(findings: &mut [Finding], sources: &SourceMap) {
-    let mut scanned: std::collections::HashMap<
-        FileId,
-        Option<source::kubernetes::HelmSources<'_>>,
-    > = std::collections::HashMap::new();
-    for f in findings {
-        let marks = scanned.entry(f.loc.file).or_insert_with(|| {
-            let file = sources.get(f.loc.file)?;
+    // Each file with a finding is scanned once, all in parallel; then the findings are
+    // annotated in parallel (a large Helm render has tens of thousands of findings).
+    let mut files: Vec<FileId> = findings.iter().map(|f| f.loc.file).collect();
+    files.sort_unstable();
+    files.dedup();
+    let marks: std::collections::HashMap<FileId, source::kubernetes::HelmSources<'_>> = files
+        .par_iter()
+        .filter_map(|&id| {
+            let file = sources.get(id)?;
             memchr::memmem::find(file.text.as_bytes(), b"# Source:")?;
-            Some(source::kubernetes::HelmSources::scan(&file.text))
-        });
-        if let Some((line, path)) = marks.as_ref().and_then(|m| m.at(f.loc.line)) {
+            Some((id, source::kubernetes::HelmSources::scan(&file.text)))
+        })
+        .collect();
+    if marks.is_empty() {
+        return;
+    }
+    findings.par_iter_mut().for_each(|f| {
+        if let Some((line, path)) = marks.get(&f.loc.file).and_then(|m| m.at(f.loc.line)) {
             f.related.push(finding::Related {
                 loc: Loc {
                     file: f.loc.file,
@@ -556,7 +563,7 @@ fn annotate_helm_sources(findings: &mut [Finding], sources: &SourceMap) {
                 message: format!("rendered from Helm template {path}"),
             });
         }
-    }
+    });
 }
 
 fn run_aci_rules(

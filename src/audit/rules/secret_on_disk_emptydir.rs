@@ -124,7 +124,7 @@ impl Rule for SecretOnDiskEmptydir {
 
     fn kube_pod(&self, cx: &KubeCx<'_>, pod: &PodSpec<'_>, out: &mut Emitter<'_>) {
         let words = cx.params.str_list("path_words");
-        let containers = pod.containers();
+        let containers: Vec<_> = pod.containers().collect();
         for (name, vol) in pod.volumes() {
             let Some(entry) = vol.entry("emptyDir") else {
                 continue;
@@ -187,7 +187,7 @@ mod tests {
         .unwrap();
         let objs = objects(0, &docs);
         let pod = objs[0].pod_spec().unwrap();
-        let got: Vec<bool> = pod.containers().iter().map(is_elastics_sec).collect();
+        let got: Vec<bool> = pod.containers().map(|c| is_elastics_sec(&c)).collect();
         assert_eq!(got, [true, true, true, true, false, false]);
     }
 

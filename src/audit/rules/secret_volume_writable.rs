@@ -59,7 +59,7 @@ impl Rule for SecretVolumeWritable {
     }
 
     fn kube_pod(&self, _cx: &KubeCx<'_>, pod: &PodSpec<'_>, out: &mut Emitter<'_>) {
-        let containers = pod.containers();
+        let containers: Vec<_> = pod.containers().collect();
         // Volumes elastics-sec writes, with the writer and its mount.
         let mut written = Vec::new();
         for c in containers.iter().filter(|c| is_elastics_sec(c)) {

@@ -215,34 +215,39 @@ impl<'a> PodSpec<'a> {
             .map_or(self.object.kind_loc(), |e| e.key.loc)
     }
 
-    /// All containers: regular, init (incl. native sidecars) and ephemeral.
-    pub fn containers(&self) -> Vec<Container<'a>> {
-        let mut out = Vec::new();
-        for (field, default_kind) in [
+    /// All containers: init (incl. native sidecars), regular and ephemeral, in that order.
+    /// An iterator, not a vector: two dozen rules walk the containers of every pod, and a
+    /// large run has tens of thousands of pods.
+    pub fn containers(&self) -> impl Iterator<Item = Container<'a>> + Clone + 'a {
+        let pod = *self;
+        [
             ("initContainers", ContainerKind::Init),
             ("containers", ContainerKind::Regular),
             ("ephemeralContainers", ContainerKind::Ephemeral),
-        ] {
-            for node in self.get(field).and_then(Node::as_seq).unwrap_or(&[]) {
-                if node.as_map().is_none() {
-                    continue;
-                }
-                let kind = if default_kind == ContainerKind::Init
-                    && node.get("restartPolicy").and_then(Node::as_str) == Some("Always")
-                {
-                    ContainerKind::Sidecar
-                } else {
-                    default_kind
-                };
-                out.push(Container {
-                    node,
-                    name: node.get("name").and_then(Node::as_str).unwrap_or(""),
-                    kind,
-                    pod: *self,
-                });
-            }
-        }
-        out
+        ]
+        .into_iter()
+        .flat_map(move |(field, default_kind)| {
+            pod.get(field)
+                .and_then(Node::as_seq)
+                .unwrap_or(&[])
+                .iter()
+                .filter(|node| node.as_map().is_some())
+                .map(move |node| {
+                    let kind = if default_kind == ContainerKind::Init
+                        && node.get("restartPolicy").and_then(Node::as_str) == Some("Always")
+                    {
+                        ContainerKind::Sidecar
+                    } else {
+                        default_kind
+                    };
+                    Container {
+                        node,
+                        name: node.get("name").and_then(Node::as_str).unwrap_or(""),
+                        kind,
+                        pod,
+                    }
+                })
+        })
     }
 
     /// Volumes of the pod, as `(name, volume node)`.
@@ -407,7 +412,7 @@ mod tests {
         let objs = objects(0, &docs);
         let pod = objs[0].pod_spec().unwrap();
         assert_eq!(objs[0].resource(), "CronJob ops/c");
-        let cs = pod.containers();
+        let cs: Vec<_> = pod.containers().collect();
         assert_eq!(cs[0].kind, ContainerKind::Sidecar);
         assert_eq!(cs[1].setting("runAsUser").unwrap().node.as_i64(), Some(0));
         assert!(cs[0].setting("runAsUser").unwrap().from_pod);
