@@ -74,9 +74,48 @@ pub fn write(
     }
 }
 
+/// A finding's fingerprint: 16 lowercase hex digits, held inline because a large report
+/// has one per finding and a heap string each would be tens of thousands of allocations.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 16]);
+
+impl Fingerprint {
+    fn from_hash(h: u64) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 16];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = HEX[((h >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        Fingerprint(out)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Always ASCII hex digits, so never the empty fallback.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Fingerprint({})", self.as_str())
+    }
+}
+
+impl serde::Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// A stable fingerprint of a finding that survives unrelated edits that shift lines:
 /// FNV-1a over rule id, path, resource and the trimmed text of the blamed line.
-pub fn fingerprint(f: &Finding, sources: &SourceMap) -> String {
+pub fn fingerprint(f: &Finding, sources: &SourceMap) -> Fingerprint {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for b in bytes {
@@ -102,5 +141,21 @@ pub fn fingerprint(f: &Finding, sources: &SourceMap) -> String {
         line
     };
     eat(line.trim().as_bytes());
-    format!("{h:016x}")
+    Fingerprint::from_hash(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fingerprint;
+
+    #[test]
+    fn fingerprints_are_the_zero_padded_lowercase_hex_of_the_hash() {
+        // Baselines store these strings: the inline form must match `{:016x}` exactly.
+        for h in [0, 1, 0xf, 0xdead_beef, 0x0123_4567_89ab_cdef, u64::MAX] {
+            let f = Fingerprint::from_hash(h);
+            assert_eq!(f.as_str(), format!("{h:016x}"));
+            assert_eq!(f.to_string(), format!("{h:016x}"));
+            assert_eq!(serde_json::to_string(&f).unwrap(), format!("\"{h:016x}\""));
+        }
+    }
 }

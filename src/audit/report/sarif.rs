@@ -160,7 +160,7 @@ struct SarifResult<'a> {
 struct PartialFingerprints {
     /// Our fingerprint; the key's suffix versions the algorithm.
     #[serde(rename = "elastics-sec/v1")]
-    v1: String,
+    v1: super::Fingerprint,
 }
 
 /// §3.8 property bag of a result.

@@ -2,6 +2,7 @@
 
 use crate::audit::rules::pod_not_selected_by_network_policy::{network_policies, pods};
 use crate::audit::rules::{Emitter, KubeCx, Rule, RuleMeta};
+use crate::audit::source::kubernetes::Object;
 
 crate::declare_rule! {
     /// ## What it does
@@ -65,34 +66,41 @@ impl Rule for NamespaceWithoutDefaultDeny {
     }
 
     fn kube_workspace(&self, cx: &KubeCx<'_>, out: &mut Emitter<'_>) {
-        let policies = network_policies(cx.objects);
+        use std::collections::HashMap;
+        // Everything is indexed in one pass over the run: a large run has hundreds of
+        // namespaces and tens of thousands of objects, and a scan of all objects per
+        // namespace would be quadratic.
         // Namespaces in order of their first workload, so findings follow the files.
-        let mut namespaces: Vec<(&str, usize)> = Vec::new();
+        let mut namespaces: Vec<(&str, usize, Object<'_>)> = Vec::new();
+        let mut position: HashMap<&str, usize> = HashMap::new();
         for pod in pods(cx.objects) {
             let ns = pod.object.effective_namespace();
-            match namespaces.iter_mut().find(|(n, _)| *n == ns) {
-                Some((_, count)) => *count += 1,
-                None => namespaces.push((ns, 1)),
+            match position.get(ns) {
+                Some(&i) => namespaces[i].1 += 1,
+                None => {
+                    position.insert(ns, namespaces.len());
+                    namespaces.push((ns, 1, pod.object));
+                }
             }
         }
-        for (ns, count) in namespaces {
-            let here: Vec<_> = policies.iter().filter(|p| p.namespace() == ns).collect();
-            let ingress_ok = here.iter().any(|p| p.denies_all_ingress());
-            let egress_ok = here.iter().any(|p| p.denies_all_egress());
+        // (denies all ingress, denies all egress) per namespace, over all its policies.
+        let mut denies: HashMap<&str, (bool, bool)> = HashMap::new();
+        for p in network_policies(cx.objects) {
+            let d = denies.entry(p.namespace()).or_default();
+            d.0 |= p.denies_all_ingress();
+            d.1 |= p.denies_all_egress();
+        }
+        // The first Namespace object of each name, as the blamed location.
+        let mut ns_objects: HashMap<&str, &Object<'_>> = HashMap::new();
+        for o in cx.objects.iter().filter(|o| o.kind == "Namespace") {
+            ns_objects.entry(o.name).or_insert(o);
+        }
+        for (ns, count, first_workload) in namespaces {
+            let (ingress_ok, egress_ok) = denies.get(ns).copied().unwrap_or_default();
             if ingress_ok && egress_ok {
                 continue;
             }
-            let ns_obj = cx
-                .objects
-                .iter()
-                .find(|o| o.kind == "Namespace" && o.name == ns);
-            let first_workload = cx
-                .objects
-                .iter()
-                .find(|o| o.pod_spec().is_some() && o.effective_namespace() == ns);
-            let Some(blamed) = ns_obj.or(first_workload) else {
-                continue;
-            };
+            let blamed = ns_objects.get(ns).copied().unwrap_or(&first_workload);
             let workloads = if count == 1 {
                 "1 workload".to_string()
             } else {
