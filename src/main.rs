@@ -201,9 +201,22 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// `fetch` runs on two worker threads: its start-up burst of TLS handshakes and response
+/// parsing is CPU work worth spreading.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The long-running `agent` and `exec` run on the calling thread alone: after start-up they
+/// make a few version calls a minute and wait on timers and signals, and every extra worker
+/// would cost resident memory (its stack and, with glibc, its own malloc arena) for nothing.
+/// Blocking work still goes to tokio's on-demand blocking pool.
+fn daemon_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
@@ -283,7 +296,7 @@ fn agent_cmd(
             return Ok(ExitCode::from(elastics_sec::agent::exit::CONFIG));
         }
     };
-    let rt = runtime()?;
+    let rt = daemon_runtime()?;
     match rt.block_on(elastics_sec::agent::run::run(cfg, exec)) {
         Ok(code) => Ok(ExitCode::from(code)),
         Err(e) => {
