@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -106,7 +107,9 @@ impl fmt::Display for Category {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Related {
     pub loc: Loc,
-    pub message: String,
+    /// Shared, not owned: one annotation (such as the Helm template a document was rendered
+    /// from) is often attached to thousands of findings.
+    pub message: Arc<str>,
 }
 
 /// One problem found by one rule, blamed on exactly one primary location.

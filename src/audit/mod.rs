@@ -569,19 +569,35 @@ fn annotate_helm_sources(findings: &mut [Finding], sources: &SourceMap) {
     let mut files: Vec<FileId> = findings.iter().map(|f| f.loc.file).collect();
     files.sort_unstable();
     files.dedup();
-    let marks: std::collections::HashMap<FileId, source::kubernetes::HelmSources<'_>> = files
+    // Per file, its Source comments and one shared message per template.
+    type Marks<'t> = (
+        source::kubernetes::HelmSources<'t>,
+        std::collections::HashMap<&'t str, Arc<str>>,
+    );
+    let marks: std::collections::HashMap<FileId, Marks<'_>> = files
         .par_iter()
         .filter_map(|&id| {
             let file = sources.get(id)?;
             memchr::memmem::find(file.text.as_bytes(), b"# Source:")?;
-            Some((id, source::kubernetes::HelmSources::scan(&file.text)))
+            let helm = source::kubernetes::HelmSources::scan(&file.text);
+            let messages = helm
+                .templates()
+                .map(|t| (t, Arc::from(format!("rendered from Helm template {t}"))))
+                .collect();
+            Some((id, (helm, messages)))
         })
         .collect();
     if marks.is_empty() {
         return;
     }
     findings.par_iter_mut().for_each(|f| {
-        if let Some((line, path)) = marks.get(&f.loc.file).and_then(|m| m.at(f.loc.line)) {
+        let Some((helm, messages)) = marks.get(&f.loc.file) else {
+            return;
+        };
+        if let Some((line, message)) = helm
+            .at(f.loc.line)
+            .and_then(|(line, path)| Some((line, messages.get(path)?)))
+        {
             // Usually the only related location: room for one, not the default four.
             f.related.reserve_exact(1);
             f.related.push(finding::Related {
@@ -591,7 +607,7 @@ fn annotate_helm_sources(findings: &mut [Finding], sources: &SourceMap) {
                     col: 1,
                     len: 0,
                 },
-                message: format!("rendered from Helm template {path}"),
+                message: Arc::clone(message),
             });
         }
     });

@@ -410,7 +410,7 @@ mod tests {
         f.resource = Some(tricky.to_owned());
         f.related.push(crate::audit::finding::Related {
             loc: f.loc,
-            message: tricky.to_owned(),
+            message: tricky.into(),
         });
         findings[1].loc.len = 0;
         for f in &findings {

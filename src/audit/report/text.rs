@@ -516,7 +516,7 @@ networks:
                         col: 3,
                         len: 5,
                     },
-                    message: "network `front` is defined here".to_owned(),
+                    message: "network `front` is defined here".into(),
                 }],
                 resource: Some("service webapp".to_owned()),
                 redact: false,

@@ -166,7 +166,7 @@ impl FindingBuilder<'_> {
         self
     }
 
-    pub fn related(self, loc: Loc, message: impl Into<String>) -> Self {
+    pub fn related(self, loc: Loc, message: impl Into<std::sync::Arc<str>>) -> Self {
         self.finding.related.push(Related {
             loc,
             message: message.into(),

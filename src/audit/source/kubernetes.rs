@@ -351,6 +351,11 @@ impl<'t> HelmSources<'t> {
         HelmSources { marks }
     }
 
+    /// Every template named by a Source comment, in file order (repeats included).
+    pub fn templates(&self) -> impl Iterator<Item = &'t str> + '_ {
+        self.marks.iter().filter_map(|(_, path)| *path)
+    }
+
     /// The template the document containing `line` was rendered from, with the comment's
     /// line: the nearest mark at or above `line`, when it is a Source comment.
     pub fn at(&self, line: u32) -> Option<(u32, &'t str)> {
