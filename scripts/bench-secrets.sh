@@ -8,6 +8,7 @@
 # Prints a markdown table ready to paste into BENCHMARKS.md.
 #
 #   scripts/bench-secrets.sh [--quick]
+#   ELASTICS_SEC_BIN=target/static/out/elastics-sec scripts/bench-secrets.sh   # another binary
 #
 # --quick: fewer runs and a 10 s agent window, for a smoke test. Needs cargo, python3 and
 # hyperfine (installed with apt-get when run as root; otherwise a `date` loop is used).
@@ -18,7 +19,7 @@ QUICK=0
 for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
-        -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
     esac
 done
@@ -67,10 +68,15 @@ for l in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "bare_sdk_fetch" and m.get("executable"):
         print(m["executable"])')"
 [[ -x $BARE ]] || { log "bench binary not found"; exit 1; }
-# Built after the bench target: building a bench also refreshes target/release/elastics-sec
-# from the bench's own unit, which may be older than the tree.
-cargo build --release -j2 --bin elastics-sec
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/elastics-sec"
+if [[ -n ${ELASTICS_SEC_BIN:-} ]]; then
+    # A binary built elsewhere, e.g. the image's static build (scripts/build-static.sh).
+    BIN="$(realpath "$ELASTICS_SEC_BIN")"
+else
+    # Built after the bench target: building a bench also refreshes
+    # target/release/elastics-sec from the bench's own unit, which may be older than the tree.
+    cargo build --release -j2 --bin elastics-sec
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/elastics-sec"
+fi
 
 PORT="$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 ENDPOINT="http://127.0.0.1:$PORT"
@@ -148,9 +154,10 @@ CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
-# agent_run REFRESH: prints "steady_rss_kib peak_rss_kib cpu_seconds"
+# agent_run REFRESH: prints "steady_rss_kib peak_rss_kib cpu_seconds anon_kib file_kib"
+# (the last two: RssAnon and RssFile at the end of the window)
 agent_run() {
-    local refresh=$1 out="$OUT_BASE-agent$1" rss=() t0 t1 peak n
+    local refresh=$1 out="$OUT_BASE-agent$1" rss=() t0 t1 peak n anon file
     "$BIN" agent --config "$WORK/agent-$refresh.toml" > "$WORK/agent-$refresh.log" 2>&1 &
     AGENT_PID=$!
     # Started = every secret delivered once.
@@ -169,15 +176,18 @@ agent_run() {
     done
     t1=$(cpu_ticks "$AGENT_PID")
     peak=$(status_kb "$AGENT_PID" VmHWM)
+    anon=$(status_kb "$AGENT_PID" RssAnon)
+    file=$(status_kb "$AGENT_PID" RssFile)
     kill "$AGENT_PID"; wait "$AGENT_PID" 2> /dev/null || true
     AGENT_PID=""
     printf '%s\n' "${rss[@]}" | sort -n | awk -v peak="$peak" -v cpu=$((t1 - t0)) -v hz="$CLK_TCK" \
-        '{a[NR] = $1} END {m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%d %d %.2f\n", m, peak, cpu / hz}'
+        -v anon="$anon" -v file="$file" \
+        '{a[NR] = $1} END {m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%d %d %.2f %d %d\n", m, peak, cpu / hz, anon, file}'
 }
 log "agent, refresh 10s: sampling ${AGENT_SECONDS}s"
-read -r A10_RSS A10_PEAK A10_CPU < <(agent_run 10s)
+read -r A10_RSS A10_PEAK A10_CPU A10_ANON A10_FILE < <(agent_run 10s)
 log "agent, refresh 1h: sampling ${AGENT_SECONDS}s"
-read -r A1H_RSS A1H_PEAK A1H_CPU < <(agent_run 1h)
+read -r A1H_RSS A1H_PEAK A1H_CPU A1H_ANON A1H_FILE < <(agent_run 1h)
 
 SIZE=$(stat -c %s "$BIN")
 mib() { .venv/bin/python -c "print('%.1f' % ($1 / 1024))"; }
@@ -192,8 +202,10 @@ Machine: $(nproc) cores, Linux $(uname -r). $COUNT secrets of ~100 bytes, concur
 | bare SDK loop, same calls, mean ($RUNS runs) | $BARE_MS ms ± $BARE_SD |
 | fetch / bare SDK | ${RATIO}× |
 | agent RSS, refresh 10s: steady (median) / peak | $(mib "$A10_RSS") MiB / $(mib "$A10_PEAK") MiB |
+| agent RSS, refresh 10s: anonymous / file-backed | $(mib "$A10_ANON") MiB / $(mib "$A10_FILE") MiB |
 | agent CPU over ${AGENT_SECONDS} s, refresh 10s | $A10_CPU s |
 | agent RSS, refresh 1h: steady (median) / peak | $(mib "$A1H_RSS") MiB / $(mib "$A1H_PEAK") MiB |
+| agent RSS, refresh 1h: anonymous / file-backed | $(mib "$A1H_ANON") MiB / $(mib "$A1H_FILE") MiB |
 | agent CPU over ${AGENT_SECONDS} s, refresh 1h (idle) | $A1H_CPU s |
 | release binary size (stripped) | $SIZE bytes ($(.venv/bin/python -c "print('%.1f' % ($SIZE / 1e6))") MB) |
 MD
