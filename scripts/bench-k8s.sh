@@ -118,3 +118,10 @@ for target, label in (("corpus", "10k-document corpus"), ("argo", "argo-cd insta
     e, _, p = es(target)
     print(f"| {label} | {p*1000:.0f} ms | {e*1000:.0f} ms | {e / p:.2f}× |")
 PY
+
+# The ratio again, measured in interleaved pairs: robust to a machine whose speed drifts
+# between hyperfine's two blocks of runs (see BENCHMARKS.md).
+echo
+echo "Paired audit / parse-only (scripts/bench/paired_ratio.py, medians):"
+python3 scripts/bench/paired_ratio.py --pairs "$RUNS" "$CORPUS" "$BIN" | sed 's/^/    corpus: /'
+python3 scripts/bench/paired_ratio.py --pairs "$RUNS" "$WORK/argo" "$BIN" | sed 's/^/    argo-cd: /'
