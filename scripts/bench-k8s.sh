@@ -22,7 +22,7 @@ for arg in "$@"; do
         *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
     esac
 done
-if [[ $QUICK == 1 ]]; then FILES=50 DOCS=1000 PEER_RUNS=1 RUNS=3; else FILES=500 DOCS=10000 PEER_RUNS=1 RUNS=10; fi
+if [[ $QUICK == 1 ]]; then FILES=50 DOCS=1000 PEER_RUNS=1 RUNS=3 PAIRS=3; else FILES=500 DOCS=10000 PEER_RUNS=1 RUNS=10 PAIRS=40; fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -123,5 +123,5 @@ PY
 # between hyperfine's two blocks of runs (see BENCHMARKS.md).
 echo
 echo "Paired audit / parse-only (scripts/bench/paired_ratio.py, medians):"
-python3 scripts/bench/paired_ratio.py --pairs "$RUNS" "$CORPUS" "$BIN" | sed 's/^/    corpus: /'
-python3 scripts/bench/paired_ratio.py --pairs "$RUNS" "$WORK/argo" "$BIN" | sed 's/^/    argo-cd: /'
+python3 scripts/bench/paired_ratio.py --pairs "$PAIRS" "$CORPUS" "$BIN" | sed 's/^/    corpus: /'
+python3 scripts/bench/paired_ratio.py --pairs "$PAIRS" "$WORK/argo" "$BIN" | sed 's/^/    argo-cd: /'

@@ -8,7 +8,8 @@ at once by the same command with `--parse-only`, and prints the medians of both 
 the median and mean of the N per-pair ratios. Binaries are interleaved pair by pair, so a
 machine whose speed drifts (a shared VM) affects every binary and both sides of a ratio
 alike, which two long back-to-back hyperfine blocks do not guarantee. Output goes to
-/dev/null; one warm-up pair per binary is not counted.
+/dev/null; one warm-up pair per binary is not counted. A run that exits with anything but 0
+or 1 (an input error, a crash) stops the measurement.
 """
 import argparse
 import statistics
@@ -22,8 +23,15 @@ def run(binary, corpus, parse_only):
         cmd.append("--parse-only")
     cmd.append(corpus)
     t0 = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - t0
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    elapsed = time.perf_counter() - t0
+    # 0: no findings at the threshold, 1: findings. Anything else (2: input errors) means
+    # the run did not audit what it was meant to, so its time means nothing.
+    if done.returncode not in (0, 1):
+        raise SystemExit(
+            f"{' '.join(cmd)}: exit {done.returncode}\n{done.stderr.decode(errors='replace')}"
+        )
+    return elapsed
 
 
 def main():

@@ -497,9 +497,10 @@ fn sort_findings(findings: &mut [Finding]) {
         let mut cur = start;
         loop {
             let next = from[cur];
-            // Marks `cur` as placed (and makes fixed points no-ops).
+            // Marks `cur` as placed, so a later `start` inside this cycle (or a fixed
+            // point) stops at once.
             from[cur] = cur;
-            if next == start || next == cur {
+            if next == start {
                 break;
             }
             findings.swap(cur, next);
@@ -708,7 +709,7 @@ fn run_kube_rules(
 
 /// Applies suppressions and exceptions, then adds the engine's own policy findings.
 fn filter(
-    findings: Vec<Finding>,
+    mut findings: Vec<Finding>,
     sources: &SourceMap,
     policy: &Policy,
     opts: &AuditOptions,
@@ -737,8 +738,7 @@ fn filter(
         .collect();
     by_file.extend(scanned);
     // Filtered in place: with nothing suppressed, no finding is moved at all.
-    let mut kept = findings;
-    kept.retain(|f| {
+    findings.retain(|f| {
         let suppressed = by_file.get(&f.loc.file).is_some_and(|list| {
             list.iter().any(|s| {
                 let hit = s.covers(f.rule, f.loc.line);
@@ -766,7 +766,7 @@ fn filter(
             };
             if s.reason.is_none() {
                 if let Some((meta, level)) = meta_rule("suppression-missing-reason") {
-                    Emitter::new(meta, level, &mut kept)
+                    Emitter::new(meta, level, &mut findings)
                         .emit(loc, format!("suppression of {} gives no reason", s.rules.join(", ")))
                         .help("add the reason after the rule list: `# elastics-sec: ignore[rule-id] why this is acceptable`");
                 }
@@ -781,7 +781,7 @@ fn filter(
                         } else {
                             continue;
                         };
-                        Emitter::new(meta, level, &mut kept).emit(loc, msg);
+                        Emitter::new(meta, level, &mut findings).emit(loc, msg);
                     }
                 }
             }
@@ -790,13 +790,13 @@ fn filter(
     if let Some((meta, level)) = meta_rule("policy-exception-expired") {
         for e in &policy.exceptions {
             if let Some((y, m, d)) = e.expires.filter(|d| *d < today) {
-                Emitter::new(meta, level, &mut kept)
+                Emitter::new(meta, level, &mut findings)
                     .emit(e.loc, format!("exception for `{}` expired on {y:04}-{m:02}-{d:02} and no longer applies", e.rule))
                     .help("fix the findings and delete the exception, or review it and move the date");
             }
         }
     }
-    kept
+    findings
 }
 
 fn load_vars(first: Option<&Path>, env: &[(String, String)]) -> Result<Vars, InputError> {

@@ -76,7 +76,7 @@ pub fn write(
 
 /// A finding's fingerprint: 16 lowercase hex digits, held inline because a large report
 /// has one per finding and a heap string each would be tens of thousands of allocations.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint([u8; 16]);
 
 impl Fingerprint {

@@ -2,6 +2,8 @@
 
 use crate::audit::rules::pod_not_selected_by_network_policy::{network_policies, pods};
 use crate::audit::rules::{Emitter, KubeCx, Rule, RuleMeta};
+use indexmap::IndexMap;
+
 use crate::audit::source::kubernetes::Object;
 
 crate::declare_rule! {
@@ -70,18 +72,12 @@ impl Rule for NamespaceWithoutDefaultDeny {
         // Everything is indexed in one pass over the run: a large run has hundreds of
         // namespaces and tens of thousands of objects, and a scan of all objects per
         // namespace would be quadratic.
-        // Namespaces in order of their first workload, so findings follow the files.
-        let mut namespaces: Vec<(&str, usize, Object<'_>)> = Vec::new();
-        let mut position: HashMap<&str, usize> = HashMap::new();
+        // Namespaces in order of their first workload, so findings follow the files: the
+        // workload count and the first workload of each.
+        let mut namespaces: IndexMap<&str, (usize, Object<'_>)> = IndexMap::new();
         for pod in pods(cx.objects) {
             let ns = pod.object.effective_namespace();
-            match position.get(ns) {
-                Some(&i) => namespaces[i].1 += 1,
-                None => {
-                    position.insert(ns, namespaces.len());
-                    namespaces.push((ns, 1, pod.object));
-                }
-            }
+            namespaces.entry(ns).or_insert((0, pod.object)).0 += 1;
         }
         // (denies all ingress, denies all egress) per namespace, over all its policies.
         let mut denies: HashMap<&str, (bool, bool)> = HashMap::new();
@@ -95,7 +91,7 @@ impl Rule for NamespaceWithoutDefaultDeny {
         for o in cx.objects.iter().filter(|o| o.kind == "Namespace") {
             ns_objects.entry(o.name).or_insert(o);
         }
-        for (ns, count, first_workload) in namespaces {
+        for (ns, (count, first_workload)) in namespaces {
             let (ingress_ok, egress_ok) = denies.get(ns).copied().unwrap_or_default();
             if ingress_ok && egress_ok {
                 continue;
