@@ -23,9 +23,9 @@ for arg in "$@"; do
 done
 
 if [[ $QUICK == 1 ]]; then
-    FILES=400 WARMUP=1 RUNS=3 ST_RUNS=2 STARTUP_RUNS=50
+    FILES=400 WARMUP=1 RUNS=3 ST_RUNS=2 STARTUP_RUNS=50 PAIRS=5
 else
-    FILES=2000 WARMUP=3 RUNS=10 ST_RUNS=5 STARTUP_RUNS=300
+    FILES=2000 WARMUP=3 RUNS=10 ST_RUNS=5 STARTUP_RUNS=300 PAIRS=40
 fi
 SEED=1
 
@@ -114,6 +114,10 @@ rss() {
     done
     echo "$max"
 }
+# The same overhead measured in pairs (one audit run, then at once one parse-only run), which
+# a machine whose speed drifts between the two hyperfine blocks above cannot skew.
+log "timing audit / parse-only in $PAIRS pairs"
+PAIRED="$(python3 scripts/bench/paired_ratio.py --pairs "$PAIRS" "$CORPUS" "$BIN")"
 log "measuring peak RSS"
 # shellcheck disable=SC2086
 {
@@ -123,8 +127,8 @@ log "measuring peak RSS"
     RSS_ST_PARSE=$(rss RAYON_NUM_THREADS=1 /usr/bin/time -v $PARSE)
 }
 
-export GEN_OUT WORK RSS_MT_E2E RSS_MT_PARSE RSS_ST_E2E RSS_ST_PARSE QUICK
-export NPROC="$(nproc)"
+export PAIRED GEN_OUT WORK RSS_MT_E2E RSS_MT_PARSE RSS_ST_E2E RSS_ST_PARSE QUICK
+export NPROC="$(nproc)" PAIRS
 python3 - << 'EOF'
 import json, os
 
@@ -174,12 +178,17 @@ ov_st = (st["e2e"]["mean"] - st["parse"]["mean"]) / st["parse"]["mean"]
 print("Rule overhead (end to end − parse only) / parse only: **%.0f%%** with %s threads, "
       "%.0f%% with 1 thread." % (100 * ov_mt, n, 100 * ov_st))
 print()
+print("Paired (`scripts/bench/paired_ratio.py --pairs %s`): %s" % (os.environ["PAIRS"], os.environ["PAIRED"].split(": ", 1)[1]))
+print()
 mbs = nbytes / 1e6 / mt["e2e"]["mean"]
 start_ms = su["mean"] * 1e3
 met = lambda ok: "met" if ok else "**not met**"
 print("| Target | Measured | Result |")
 print("|---|---:|---|")
 print("| End to end ≥ 20 MB/s (%s threads) | %.1f MB/s | %s |" % (n, mbs, met(mbs >= 20)))
-print("| Rule overhead ≤ 50%% of parse time | %.0f%% | %s |" % (100 * ov_mt, met(ov_mt <= 0.5)))
+import re
+ov_pair = float(re.search(r"ratio median ([0-9.]+)", os.environ["PAIRED"]).group(1)) - 1
+print("| Rule overhead ≤ 50%% of parse time | %.0f%% paired (%.0f%% from the hyperfine means) | %s |"
+      % (100 * ov_pair, 100 * ov_mt, met(ov_pair <= 0.5 and ov_mt <= 0.5)))
 print("| Start-up (`--version`) ≤ 10 ms | %.2f ms | %s |" % (start_ms, met(start_ms <= 10)))
 EOF
