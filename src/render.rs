@@ -25,6 +25,8 @@ pub enum RenderError {
     BadDotenvKey(String),
     #[error("value is not UTF-8 (templates and dotenv need text)")]
     NotUtf8,
+    #[error("template uses secret `{0}`, whose value is not UTF-8 (templates need text)")]
+    InputNotUtf8(String),
     #[error("template: {0}")]
     Template(String),
 }
@@ -149,9 +151,31 @@ fn template(
     let text = |b: &SecretBytes| -> Result<String, RenderError> {
         String::from_utf8(b.expose().to_vec()).map_err(|_| RenderError::NotUtf8)
     };
+    // Only the secrets the template names are copied into its context, so an unrelated
+    // binary secret (a keystore, random key bytes) in the same config cannot fail it, and
+    // fewer plaintext copies exist. `secrets.NAME` lookups are found statically; any other
+    // use of `secrets` (`secrets["a-b"]`, a loop) gets every secret that is text, and a
+    // binary one it reaches is then undefined, which Strict mode reports.
+    let used = tmpl.undeclared_variables(true);
+    let whole = used.contains("secrets");
     let mut secrets = BTreeMap::new();
     for (name, v) in all {
-        secrets.insert(name.clone(), text(v)?);
+        let named = used.contains(&format!("secrets.{name}"));
+        if !(whole || named) {
+            continue;
+        }
+        match text(v) {
+            Ok(t) => {
+                secrets.insert(name.clone(), t);
+            }
+            Err(_) if named => {
+                for v in secrets.values_mut() {
+                    v.zeroize();
+                }
+                return Err(RenderError::InputNotUtf8(name.clone()));
+            }
+            Err(_) => {}
+        }
     }
     let mut own = text(value)?;
     let ctx = minijinja::context! { secrets => &secrets, value => &own };
@@ -254,5 +278,34 @@ mod tests {
         );
         let r = render(&t, &s("orders"), &all).unwrap();
         assert_eq!(r.expose(), b"postgres://app:s3<cr>t&@db/orders");
+    }
+
+    #[test]
+    fn template_ignores_binary_secrets_it_does_not_use() {
+        let mut all = BTreeMap::new();
+        all.insert("db-user".to_string(), s("app"));
+        all.insert(
+            "keystore".to_string(),
+            SecretBytes::new(vec![0xff, 0x00, 0xfe]),
+        );
+        let named = Format::Template("{{ value }}".into());
+        assert_eq!(render(&named, &s("v"), &all).unwrap().expose(), b"v");
+        // A subscript lookup (the only way to name `db-user`) sees every text secret.
+        let subscript = Format::Template(r#"{{ secrets["db-user"] }}@{{ value }}"#.into());
+        assert_eq!(
+            render(&subscript, &s("v"), &all).unwrap().expose(),
+            b"app@v"
+        );
+        // Using the binary one is an error that names it, by either lookup.
+        let uses = Format::Template("{{ secrets.keystore }}".into());
+        match render(&uses, &s("v"), &all) {
+            Err(e @ RenderError::InputNotUtf8(_)) => assert!(e.to_string().contains("`keystore`")),
+            other => panic!("expected InputNotUtf8, got {other:?}"),
+        }
+        let uses = Format::Template(r#"{{ secrets["keystore"] }}"#.into());
+        assert!(matches!(
+            render(&uses, &s("v"), &all),
+            Err(RenderError::Template(_))
+        ));
     }
 }
