@@ -63,19 +63,29 @@ fn the_final_image_is_scratch_non_root_without_a_shell() {
     assert!(df.contains("org.opencontainers.image.source"));
 }
 
-/// Program header types of an ELF64 little-endian file.
-fn program_headers(elf: &[u8]) -> Vec<u32> {
+/// The type field of every entry of one of an ELF64 little-endian file's header tables:
+/// the table's offset, entry size and count are at `at.0`, `at.1`, `at.2` of the ELF header,
+/// and the type at `type_at` within an entry.
+fn header_types(elf: &[u8], at: (usize, usize, usize), type_at: usize) -> Vec<u32> {
     assert_eq!(&elf[..4], b"\x7fELF");
     assert_eq!(elf[4], 2, "ELF64");
     let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
     let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap()) as usize;
-    let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
-    (0..phnum)
+    let (off, entsize, num) = (u64_at(at.0), u16_at(at.1), u16_at(at.2));
+    (0..num)
         .map(|i| {
-            let o = phoff + i * phentsize;
+            let o = off + i * entsize + type_at;
             u32::from_le_bytes(elf[o..o + 4].try_into().unwrap())
         })
         .collect()
+}
+
+fn program_headers(elf: &[u8]) -> Vec<u32> {
+    header_types(elf, (0x20, 0x36, 0x38), 0)
+}
+
+fn section_types(elf: &[u8]) -> Vec<u32> {
+    header_types(elf, (0x28, 0x3a, 0x3c), 4)
 }
 
 #[test]
@@ -101,6 +111,17 @@ fn the_static_binary_builds_runs_and_needs_no_loader() {
         "the binary asks for a dynamic loader"
     );
     eprintln!("static binary: {} bytes", elf.len());
+    // Linked by LLD with scripts/daemon.order and packed relocations (see the script): the
+    // sidecar's resident memory depends on it. `.comment` survives stripping.
+    assert!(
+        elf.windows(11).any(|w| w == b"Linker: LLD"),
+        "the static binary was not linked by LLD, so it has no daemon code layout"
+    );
+    const SHT_RELR: u32 = 19;
+    assert!(
+        section_types(&elf).contains(&SHT_RELR),
+        "the static binary has no packed relative relocations"
+    );
     let v = Command::new(&bin).arg("--version").output().unwrap();
     assert!(v.status.success());
     assert!(String::from_utf8_lossy(&v.stdout).starts_with("elastics-sec "));

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Regenerates scripts/daemon.order, the list of functions the daemon modes (fetch, agent,
+# exec) run, which scripts/build-static.sh hands to the linker so that they sit together in
+# the static binary and a sidecar maps only the pages it runs (BENCHMARKS.md, "Secrets
+# delivery"). Run it after changing the toolchain, Cargo.lock or the daemon code; stale
+# names only lose their placement.
+#
+#   scripts/daemon-order.sh
+#
+# Builds the static binary with its symbol table (STATIC_SYMBOLS=1, target/static-symbols),
+# then runs scripts/daemon-order.py: every daemon mode under valgrind's callgrind against a
+# moto server and the local provider, loopback only. Needs valgrind and nm (installed with
+# apt-get when run as root) and the moto venv of scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { echo "daemon-order: $*" >&2; }
+
+if ! command -v valgrind > /dev/null || ! command -v nm > /dev/null; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get > /dev/null; then
+        log "installing valgrind and binutils"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind binutils > /dev/null \
+            || { apt-get update -q > /dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind binutils > /dev/null; }
+    else
+        log "valgrind and nm are required (Debian: apt-get install valgrind binutils)"
+        exit 1
+    fi
+fi
+if [[ ! -x .venv/bin/moto_server ]]; then
+    log "installing moto into .venv"
+    [[ -x .venv/bin/python ]] || python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
+fi
+
+OUT_DIR="${STATIC_SYMBOLS_DIR:-target/static-symbols}"
+STATIC_SYMBOLS=1 STATIC_TARGET_DIR="$OUT_DIR" scripts/build-static.sh "$OUT_DIR/out" > /dev/null
+.venv/bin/python scripts/daemon-order.py "$OUT_DIR/out/elastics-sec" scripts/daemon.order
