@@ -11,8 +11,8 @@ binary, JSON-key and dotenv secrets, a template, an optional secret that is miss
 provider-held certificate served on the HTTPS health listener, a local-CA certificate that
 renews, health and metrics scrapes, a changed secret with command and HTTP notifications,
 SIGHUP reload and SIGTERM shutdown. Writes every function that ran, one symbol per line, to
-OUT (the `--symbol-ordering-file` of scripts/build-static.sh). Loopback only; no secret
-value is printed.
+OUT (the `--symbol-ordering-file` of scripts/build-static.sh), together with the names
+already in OUT that BIN still has. Loopback only; no secret value is printed.
 """
 import datetime
 import http.server
@@ -352,6 +352,12 @@ url = "http://127.0.0.1:{hook.server_address[1]}/reload"
         parts = line.split()
         if len(parts) == 3 and parts[1] in "tTwW":
             symbols.add(parts[2])
+    # Which of the short-lived paths (a debouncer's drop, a timed wait) a run reaches
+    # depends on timing, so names of earlier runs that the binary still has are kept: the
+    # list only grows, and a regeneration never drops a path an earlier run saw.
+    if os.path.exists(out):
+        with open(out) as f:
+            names.update(line.strip() for line in f if line.strip() and not line.startswith("#"))
     ran = sorted(names & symbols)
     rustc = subprocess.run(["rustc", "--version"], stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
     with open(out, "w") as f:
