@@ -3,7 +3,8 @@
 
     scripts/daemon-order.sh          # builds, then runs this with the test venv's python
 
-    daemon-order.py BIN OUT          # BIN: a static build with its symbol table
+    daemon-order.py BIN OUT [DIR...] # BIN: a static build with its symbol table; DIR:
+                                     # more callgrind.* outputs of BIN to include
 
 Runs BIN's `check-config`, `fetch`, `agent` and `exec` under valgrind's callgrind against a
 moto Secrets Manager server and the local provider, the way a sidecar is used: string,
@@ -138,14 +139,15 @@ class Hook(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 3:
         raise SystemExit(__doc__)
     binary, out = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    extra = [os.path.abspath(d) for d in sys.argv[3:]]
     work = tempfile.mkdtemp(prefix="elastics-order.")
     shm = tempfile.mkdtemp(prefix="elastics-order.", dir="/dev/shm")
     procs = []
     try:
-        run(binary, out, work, shm, procs)
+        run(binary, out, work, shm, procs, extra)
     finally:
         for p in procs:
             if p.poll() is None:
@@ -154,7 +156,7 @@ def main():
         shutil.rmtree(shm, ignore_errors=True)
 
 
-def run(binary, out, work, shm, procs):
+def run(binary, out, work, shm, procs, extra):
     env = dict(os.environ)
     # Loopback only, static test credentials, never an instance metadata probe.
     env.update(
@@ -338,27 +340,44 @@ url = "http://127.0.0.1:{hook.server_address[1]}/reload"
     once("exec", "--config", local_toml, "--", "/bin/sleep", "5")
     hook.shutdown()
 
-    names = set()
-    for name in os.listdir(work):
-        if not name.startswith("callgrind."):
-            continue
-        with open(os.path.join(work, name), errors="replace") as f:
+    # name -> the runs (by command line, temporary paths cut to their last component) that
+    # ran it.
+    seen = {}
+    runs = 0
+    for d in [work, *extra]:
+        for name in sorted(os.listdir(d)):
+            if not name.startswith("callgrind."):
+                continue
+            runs += 1
+            cmd = f"run {runs}"
+            with open(os.path.join(d, name), errors="replace") as f:
+                for line in f:
+                    if line.startswith("cmd:"):
+                        cmd = " ".join(os.path.basename(w) for w in line[4:].split())
+                    elif line.startswith(("fn=", "cfn=")):
+                        seen.setdefault(line.split("=", 1)[1].strip(), set()).add(cmd)
+    log(f"{runs} profiled runs")
+    # Which of the short-lived paths (a debouncer's drop, a timed wait) a run reaches
+    # depends on timing, so names of earlier runs that the binary still has are kept: the
+    # list only grows, and a regeneration never drops a path an earlier run saw.
+    if os.path.exists(out):
+        with open(out) as f:
             for line in f:
-                if line.startswith(("fn=", "cfn=")):
-                    names.add(line.split("=", 1)[1].strip())
+                if line.strip() and not line.startswith("#"):
+                    seen.setdefault(line.strip(), set())
     symbols = set()
     nm = subprocess.run(["nm", "--defined-only", binary], stdout=subprocess.PIPE, check=True, text=True)
     for line in nm.stdout.splitlines():
         parts = line.split()
         if len(parts) == 3 and parts[1] in "tTwW":
             symbols.add(parts[2])
-    # Which of the short-lived paths (a debouncer's drop, a timed wait) a run reaches
-    # depends on timing, so names of earlier runs that the binary still has are kept: the
-    # list only grows, and a regeneration never drops a path an earlier run saw.
-    if os.path.exists(out):
-        with open(out) as f:
-            names.update(line.strip() for line in f if line.strip() and not line.startswith("#"))
-    ran = sorted(names & symbols)
+    # Code every run needs first, then clusters of functions run by the same set of runs, so
+    # that one provider's code (Secrets Manager, Key Vault, the local CA) sits together and
+    # an agent that never calls another provider does not map its pages.
+    ran = sorted(
+        (n for n in seen if n in symbols),
+        key=lambda n: (-len(seen[n]), sorted(seen[n]), n),
+    )
     rustc = subprocess.run(["rustc", "--version"], stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
     with open(out, "w") as f:
         f.write("# The functions elastics-sec's daemon modes ran, placed together by the linker.\n")

@@ -4,11 +4,13 @@
 #![cfg(feature = "azure")]
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/child.rs"]
+mod child;
 #[path = "support/keyvault.rs"]
 mod keyvault;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use keyvault::{KeyVault, CLIENT_ID, CLIENT_SECRET, TENANT};
 
@@ -56,7 +58,7 @@ fn setup(kv: &KeyVault, client_secret: &str, id: &str) -> Setup {
 }
 
 fn fetch(s: &Setup) -> Output {
-    let o = Command::new(env!("CARGO_BIN_EXE_elastics-sec"))
+    let o = child::command()
         .arg("fetch")
         .arg("--config")
         .arg(&s.cfg)

@@ -5,6 +5,9 @@
 //! `MOTO_SERVER` (set by `scripts/test.sh`) or the repository's `.venv`.
 #![allow(dead_code)]
 
+#[path = "child.rs"]
+mod child;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -41,7 +44,7 @@ pub fn test_env() {
 /// credentials, no profile files, no metadata service, debug logs of our own code.
 #[allow(dead_code)]
 pub fn bin_with_test_env() -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_elastics-sec"));
+    let mut c = child::command();
     c.env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
