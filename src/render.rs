@@ -135,6 +135,49 @@ fn dotenv(v: &serde_json::Value) -> Result<SecretBytes, RenderError> {
     Ok(SecretBytes::new(out))
 }
 
+/// The `secrets` of a template. A value becomes text only when the template looks it up,
+/// so a binary secret (a keystore, random key bytes) in the same config fails only a
+/// template that touches it, by any route: attribute, subscript, loop, filter, `in`,
+/// `default`. A static scan of the template cannot promise that (a slice or a filter chain
+/// hides its operand), a lookup can. The first binary secret touched is recorded and
+/// turned into an error that names it once rendering ends.
+struct TemplateSecrets {
+    values: BTreeMap<String, SecretBytes>,
+    binary_touched: std::sync::Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for TemplateSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.values.keys()).finish()
+    }
+}
+
+impl minijinja::value::Object for TemplateSecrets {
+    fn get_value(self: &std::sync::Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let name = key.as_str()?;
+        let v = self.values.get(name)?;
+        match std::str::from_utf8(v.expose()) {
+            Ok(text) => Some(minijinja::Value::from(text)),
+            Err(_) => {
+                self.binary_touched
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get_or_insert_with(|| name.to_string());
+                None
+            }
+        }
+    }
+
+    fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
+        let names: Vec<minijinja::Value> = self
+            .values
+            .keys()
+            .map(|k| minijinja::Value::from(k.as_str()))
+            .collect();
+        minijinja::value::Enumerator::Iter(Box::new(names.into_iter()))
+    }
+}
+
 fn template(
     t: &str,
     value: &SecretBytes,
@@ -148,45 +191,32 @@ fn template(
     let tmpl = env
         .template_from_str(t)
         .map_err(|e| RenderError::Template(e.kind().to_string()))?;
-    let text = |b: &SecretBytes| -> Result<String, RenderError> {
-        String::from_utf8(b.expose().to_vec()).map_err(|_| RenderError::NotUtf8)
-    };
-    // Only the secrets the template names are copied into its context, so an unrelated
-    // binary secret (a keystore, random key bytes) in the same config cannot fail it, and
-    // fewer plaintext copies exist. `secrets.NAME` lookups are found statically; any other
-    // use of `secrets` (`secrets["a-b"]`, a loop) gets every secret that is text, and a
-    // binary one it reaches is then undefined, which Strict mode reports.
-    let used = tmpl.undeclared_variables(true);
-    let whole = used.contains("secrets");
-    let mut secrets = BTreeMap::new();
-    for (name, v) in all {
-        let named = used.contains(&format!("secrets.{name}"));
-        if !(whole || named) {
-            continue;
-        }
-        match text(v) {
-            Ok(t) => {
-                secrets.insert(name.clone(), t);
-            }
-            Err(_) if named => {
-                for v in secrets.values_mut() {
-                    v.zeroize();
-                }
-                return Err(RenderError::InputNotUtf8(name.clone()));
-            }
-            Err(_) => {}
-        }
-    }
-    let mut own = text(value)?;
-    let ctx = minijinja::context! { secrets => &secrets, value => &own };
+    let own = std::str::from_utf8(value.expose()).map_err(|_| RenderError::NotUtf8)?;
+    // The values are copied into zeroizing buffers; the text minijinja makes of the ones
+    // the template reads lives in its own strings, which it does not wipe.
+    let secrets = minijinja::Value::from_object(TemplateSecrets {
+        values: all.clone(),
+        binary_touched: std::sync::Mutex::new(None),
+    });
+    let ctx = minijinja::context! { secrets => secrets.clone(), value => own };
     // minijinja's error Display can quote the offending expression but not runtime values;
     // only its kind is kept anyway, to be sure.
     let rendered = tmpl.render(ctx).map_err(|e| {
         RenderError::Template(format!("{} (line {})", e.kind(), e.line().unwrap_or(0)))
     });
-    own.zeroize();
-    for v in secrets.values_mut() {
-        v.zeroize();
+    let touched = secrets
+        .downcast_object_ref::<TemplateSecrets>()
+        .and_then(|s| {
+            s.binary_touched
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+        });
+    if let Some(name) = touched {
+        if let Ok(mut r) = rendered {
+            r.zeroize();
+        }
+        return Err(RenderError::InputNotUtf8(name));
     }
     rendered.map(SecretBytes::from_string)
 }
@@ -288,24 +318,35 @@ mod tests {
             "keystore".to_string(),
             SecretBytes::new(vec![0xff, 0x00, 0xfe]),
         );
-        let named = Format::Template("{{ value }}".into());
-        assert_eq!(render(&named, &s("v"), &all).unwrap().expose(), b"v");
-        // A subscript lookup (the only way to name `db-user`) sees every text secret.
-        let subscript = Format::Template(r#"{{ secrets["db-user"] }}@{{ value }}"#.into());
-        assert_eq!(
-            render(&subscript, &s("v"), &all).unwrap().expose(),
-            b"app@v"
-        );
-        // Using the binary one is an error that names it, by either lookup.
-        let uses = Format::Template("{{ secrets.keystore }}".into());
-        match render(&uses, &s("v"), &all) {
-            Err(e @ RenderError::InputNotUtf8(_)) => assert!(e.to_string().contains("`keystore`")),
-            other => panic!("expected InputNotUtf8, got {other:?}"),
+        let ok = |t: &str| {
+            let r = render(&Format::Template(t.into()), &s("v"), &all).unwrap();
+            String::from_utf8(r.expose().to_vec()).unwrap()
+        };
+        assert_eq!(ok("{{ value }}"), "v");
+        assert_eq!(ok(r#"{{ secrets["db-user"] }}@{{ value }}"#), "app@v");
+        assert_eq!(ok(r#"{{ secrets["db-user"][:2] }}"#), "ap");
+        // Every route that touches the binary secret is an error that names it, including
+        // those that would otherwise render quietly (default, is defined, in, loops, slices).
+        for t in [
+            "{{ secrets.keystore }}",
+            r#"{{ secrets["keystore"] }}"#,
+            r#"{{ secrets.keystore | default("") }}"#,
+            "{% if secrets.keystore is defined %}x{% endif %}",
+            "{% for k, v in secrets|items %}{{ k }}{% endfor %}",
+            "{% for k, v in (secrets|items)[:5] %}{{ k }}{% endfor %}",
+            "{{ secrets|dictsort }}",
+        ] {
+            match render(&Format::Template(t.into()), &s("v"), &all) {
+                Err(e @ RenderError::InputNotUtf8(_)) => {
+                    assert!(e.to_string().contains("`keystore`"), "{t}: {e}")
+                }
+                other => panic!("{t}: expected InputNotUtf8, got {other:?}"),
+            }
         }
-        let uses = Format::Template(r#"{{ secrets["keystore"] }}"#.into());
-        assert!(matches!(
-            render(&uses, &s("v"), &all),
-            Err(RenderError::Template(_))
-        ));
+        // Names alone are not values: listing them is fine.
+        assert_eq!(
+            ok("{% for k in secrets %}{{ k }},{% endfor %}"),
+            "db-user,keystore,"
+        );
     }
 }
