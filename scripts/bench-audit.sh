@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Audit benchmark: generates a corpus of realistic compose files and measures
 # `elastics-sec audit` end to end, the same corpus parsed only (`--parse-only`, no rules)
-# and the start-up time of `elastics-sec --version`, multi- and single-threaded.
+# and the start-up time of `elastics-sec --version`, multi- and single-threaded, and the
+# rule overhead once more in pairs (scripts/bench/paired_ratio.py).
 # Prints markdown tables ready to paste into BENCHMARKS.md.
 #
 #   scripts/bench-audit.sh [--quick]
@@ -17,7 +18,7 @@ QUICK=0
 for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
-        -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
     esac
 done

@@ -37,14 +37,17 @@ export CARGO_TARGET_DIR="${STATIC_TARGET_DIR:-target/static}"
 #   text, most of them audit code a sidecar never runs. A stale or missing name only loses
 #   its placement, never correctness.
 # - packed relative relocations (RELR): the static-PIE start-up code reads a few KiB of
-#   relocations instead of 600 KiB. Musl's start-up code applies them (musl >= 1.2.4).
+#   relocations instead of 600 KiB. Musl's start-up code applies them (musl >= 1.2.4; the
+#   target links the musl that rustup bundles, not the system's musl-tools).
 # Flags, not the Cargo profile, so symbol names (hence the order file) do not depend on them.
 HOST="$(rustc -vV | sed -n 's/^host: //p')"
 GCC_LD="$(rustc --print sysroot)/lib/rustlib/$HOST/bin/gcc-ld"
+ORDERED=0
 if [[ -x $GCC_LD/ld.lld ]]; then
+    ORDERED=1
     LINK_FLAGS="-C link-arg=-fuse-ld=lld -C link-arg=-B$GCC_LD -C link-arg=-Wl,-z,pack-relative-relocs"
-    # The order file's path is relative to the package root, where cargo runs rustc and
-    # rustc the linker.
+    # The order file's path is relative to the workspace root (this package), where cargo
+    # runs rustc and rustc the linker.
     LINK_FLAGS+=" -C link-arg=-Wl,--symbol-ordering-file=scripts/daemon.order -C link-arg=-Wl,--no-warn-symbol-ordering"
 else
     echo "build-static: no rust-lld in the toolchain ($GCC_LD); linking without the code layout" >&2
@@ -57,10 +60,11 @@ if [[ ${STATIC_SYMBOLS:-0} == 1 ]]; then
     LINK_FLAGS+=" -C strip=none"
 fi
 export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }$LINK_FLAGS"
-# Cargo does not know the linker reads the order file: relink when it is newer.
+# Cargo does not know the linker reads the order file: when it is newer than the binary,
+# drop this package's artifacts from this target dir (dependencies stay) so it relinks.
 BUILT="$CARGO_TARGET_DIR/$TARGET/release/elastics-sec"
-if [[ -n $LINK_FLAGS && -e $BUILT && scripts/daemon.order -nt $BUILT ]]; then
-    touch src/main.rs
+if [[ $ORDERED == 1 && -e $BUILT && scripts/daemon.order -nt $BUILT ]]; then
+    cargo clean --release --target "$TARGET" -p elastics-sec
 fi
 cargo build --release --locked -j"${JOBS:-2}" --target "$TARGET" --bin elastics-sec
 mkdir -p "$OUT"

@@ -2,8 +2,9 @@
 # Regenerates scripts/daemon.order, the list of functions the daemon modes (fetch, agent,
 # exec) run, which scripts/build-static.sh hands to the linker so that they sit together in
 # the static binary and a sidecar maps only the pages it runs (BENCHMARKS.md, "Secrets
-# delivery"). Run it after changing the toolchain, Cargo.lock or the daemon code; stale
-# names only lose their placement.
+# delivery"). Run it after changing the toolchain, Cargo.lock, the release profile or
+# features (all part of the mangled names), or the daemon code; stale names only lose
+# their placement.
 #
 #   scripts/daemon-order.sh
 #
@@ -45,4 +46,4 @@ ELASTICS_SEC_TEST_BIN="$BIN" \
     ELASTICS_SEC_TEST_WRAPPER="valgrind -q --tool=callgrind --callgrind-out-file=$CG/callgrind.%p --demangle=no --dump-line=no --dump-instr=no --compress-strings=no --compress-pos=no" \
     MOTO_SERVER="$PWD/.venv/bin/moto_server" \
     cargo test -j2 --test e2e_azure --test e2e_certs -q >&2
-.venv/bin/python scripts/daemon-order.py "$BIN" scripts/daemon.order "$CG"
+MOTO_SERVER="$PWD/.venv/bin/moto_server" .venv/bin/python scripts/daemon-order.py "$BIN" scripts/daemon.order "$CG"
