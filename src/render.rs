@@ -6,6 +6,7 @@
 //! JSON, bad base64) but never quote the value.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::Engine;
 use zeroize::Zeroize;
@@ -143,7 +144,7 @@ fn dotenv(v: &serde_json::Value) -> Result<SecretBytes, RenderError> {
 /// turned into an error that names it once rendering ends.
 struct TemplateSecrets {
     values: BTreeMap<String, SecretBytes>,
-    binary_touched: std::sync::Mutex<Option<String>>,
+    binary_touched: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for TemplateSecrets {
@@ -153,7 +154,7 @@ impl std::fmt::Debug for TemplateSecrets {
 }
 
 impl minijinja::value::Object for TemplateSecrets {
-    fn get_value(self: &std::sync::Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
         let name = key.as_str()?;
         let v = self.values.get(name)?;
         match std::str::from_utf8(v.expose()) {
@@ -161,14 +162,14 @@ impl minijinja::value::Object for TemplateSecrets {
             Err(_) => {
                 self.binary_touched
                     .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .unwrap_or_else(PoisonError::into_inner)
                     .get_or_insert_with(|| name.to_string());
                 None
             }
         }
     }
 
-    fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
         let names: Vec<minijinja::Value> = self
             .values
             .keys()
@@ -196,7 +197,7 @@ fn template(
     // the template reads lives in its own strings, which it does not wipe.
     let secrets = minijinja::Value::from_object(TemplateSecrets {
         values: all.clone(),
-        binary_touched: std::sync::Mutex::new(None),
+        binary_touched: Mutex::new(None),
     });
     let ctx = minijinja::context! { secrets => secrets.clone(), value => own };
     // minijinja's error Display can quote the offending expression but not runtime values;
@@ -209,7 +210,7 @@ fn template(
         .and_then(|s| {
             s.binary_touched
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .unwrap_or_else(PoisonError::into_inner)
                 .take()
         });
     if let Some(name) = touched {

@@ -1,9 +1,9 @@
 //! `namespace-without-default-deny`: a namespace with workloads has no default-deny policy.
 
-use crate::audit::rules::pod_not_selected_by_network_policy::{network_policies, pods};
-use crate::audit::rules::{Emitter, KubeCx, Rule, RuleMeta};
 use indexmap::IndexMap;
 
+use crate::audit::rules::pod_not_selected_by_network_policy::{network_policies, pods};
+use crate::audit::rules::{Emitter, KubeCx, Rule, RuleMeta};
 use crate::audit::source::kubernetes::Object;
 
 crate::declare_rule! {
