@@ -35,21 +35,7 @@ cd "$ROOT"
 
 log() { echo "bench-audit: $*" >&2; }
 
-APT_UPDATED=0
-apt_install() {
-    if [[ $(id -u) != 0 ]] || ! command -v apt-get > /dev/null; then
-        log "missing $1; install the '$1' package and retry"
-        exit 1
-    fi
-    log "installing $1"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" > /dev/null; then
-        if [[ $APT_UPDATED == 0 ]]; then
-            apt-get update -q > /dev/null
-            APT_UPDATED=1
-        fi
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" > /dev/null
-    fi
-}
+. scripts/lib.sh
 command -v hyperfine > /dev/null || apt_install hyperfine
 [[ -x /usr/bin/time ]] || apt_install time
 command -v python3 > /dev/null || { log "python3 is required"; exit 1; }

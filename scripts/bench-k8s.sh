@@ -30,8 +30,9 @@ log() { echo "bench-k8s: $*" >&2; }
 
 ARGO="$ROOT/../shared/bench/argo-cd-install.yaml"
 [[ -f $ARGO ]] || { log "missing $ARGO"; exit 1; }
-command -v hyperfine > /dev/null || { apt-get update -q > /dev/null; apt-get install -y -q hyperfine > /dev/null; }
-[[ -x /usr/bin/time ]] || { apt-get update -q > /dev/null; apt-get install -y -q time > /dev/null; }
+. scripts/lib.sh
+command -v hyperfine > /dev/null || apt_install hyperfine
+[[ -x /usr/bin/time ]] || apt_install time
 
 VENV="$ROOT/.venv-bench"
 if [[ ! -x $VENV/bin/checkov || ! -x $VENV/bin/trivy ]]; then

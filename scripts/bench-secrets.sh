@@ -34,6 +34,7 @@ CONCURRENCY=16
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+. scripts/lib.sh
 log() { echo "bench-secrets: $*" >&2; }
 
 # Loopback only, static test credentials, never an instance metadata probe.
@@ -42,13 +43,10 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-eas
 
 if [[ ! -x .venv/bin/moto_server ]]; then
     log "installing moto into .venv"
-    [[ -x .venv/bin/python ]] || python3 -m venv .venv
-    .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
+    moto_venv
 fi
-if ! command -v hyperfine > /dev/null && [[ $(id -u) == 0 ]] && command -v apt-get > /dev/null; then
-    log "installing hyperfine"
-    apt-get install -y hyperfine > /dev/null 2>&1 || { apt-get update > /dev/null && apt-get install -y hyperfine > /dev/null; } || true
-fi
+# Optional: without hyperfine a `date` loop times the runs.
+command -v hyperfine > /dev/null || apt_install hyperfine || true
 
 WORK="$(mktemp -d)"
 OUT_BASE="/dev/shm/elastics-sec-bench-$$"
@@ -194,7 +192,7 @@ mib() { .venv/bin/python -c "print('%.1f' % ($1 / 1024))"; }
 
 cat << MD
 
-Machine: $(nproc) cores, Linux $(uname -r). $COUNT secrets of ~100 bytes, concurrency $CONCURRENCY, moto 5.2.5 on loopback.
+Machine: $(nproc) cores, Linux $(uname -r). $COUNT secrets of ~100 bytes, concurrency $CONCURRENCY, moto ${MOTO_PACKAGE#*==} on loopback.
 
 | Measurement | Result |
 |---|---|

@@ -11,21 +11,14 @@
 # through NSS modules loaded at run time, which a FROM scratch image does not have.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 OUT="${1:-target/static/out}"
 TARGET=x86_64-unknown-linux-musl
 
 if command -v rustup > /dev/null && ! rustup target list --installed | grep -qx "$TARGET"; then
     rustup target add "$TARGET"
 fi
-if ! command -v musl-gcc > /dev/null; then
-    if [[ $(id -u) == 0 ]] && command -v apt-get > /dev/null; then
-        apt-get install -y --no-install-recommends musl-tools > /dev/null 2>&1 \
-            || { apt-get update > /dev/null && apt-get install -y --no-install-recommends musl-tools > /dev/null; }
-    else
-        echo "build-static: musl-gcc not found (Debian/Ubuntu: apt-get install musl-tools)" >&2
-        exit 1
-    fi
-fi
+command -v musl-gcc > /dev/null || apt_install musl-tools
 export CC_x86_64_unknown_linux_musl=musl-gcc
 export CARGO_TARGET_DIR="${STATIC_TARGET_DIR:-target/static}"
 

